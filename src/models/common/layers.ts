@@ -8,9 +8,9 @@ export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
   const inDim = x.shape[x.rank - 1];
   const lead = x.shape.slice(0, -1);
   // transposeB reads W in place; it is also the fastest matMul form on the native backend.
-  let y: tf.Tensor = tf.matMul(x.rank === 2 ? (x as tf.Tensor2D) : x.reshape([-1, inDim]), w as tf.Tensor2D, false, true);
+  let y: tf.Tensor = tf.matMul(x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, inDim]), w as tf.Tensor2D, false, true);
   if (b) y = tf.add(y, b);
-  return x.rank === 2 ? y : y.reshape([...lead, w.shape[0]]);
+  return x.rank === 2 ? y : tf.reshape(y, [...lead, w.shape[0]]);
 }
 
 /** LayerNorm over the last axis with biased variance (as torch.nn.LayerNorm). */
@@ -91,7 +91,7 @@ export function dropout(x: tf.Tensor, rate: number, training: boolean, seed?: nu
 export function additiveMask(mask: tf.Tensor2D, negative = -1e9): tf.Tensor4D {
   return tf.tidy(() => {
     const [b, k] = mask.shape;
-    return tf.mul(tf.sub(1, tf.cast(mask, 'float32')), negative).reshape([b, 1, 1, k]) as tf.Tensor4D;
+    return tf.reshape(tf.mul(tf.sub(1, tf.cast(mask, 'float32')), negative), [b, 1, 1, k]) as tf.Tensor4D;
   });
 }
 
