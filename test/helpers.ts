@@ -19,10 +19,15 @@ export function hasData(...parts: string[]): boolean {
   return fs.existsSync(dataPath(...parts));
 }
 
+const tmpDirs: string[] = [];
+process.on('exit', () => {
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
 /** A fresh temporary directory, removed at process exit. */
 export function tmpDir(prefix = 'rankdistill-test-'): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  process.on('exit', () => fs.rmSync(d, { recursive: true, force: true }));
+  tmpDirs.push(d);
   return d;
 }
 

@@ -106,6 +106,8 @@ async function useWasm(threads: number | undefined, fallbackReason: string | nul
 
 async function useCpu(fallbackReason: string | null): Promise<BackendInfo> {
   await import('@tensorflow/tfjs-backend-cpu');
+  // Chosen on purpose: its "install the node backend" banner would only be noise.
+  tf.env().set('PROD', true);
   await tf.setBackend('cpu');
   await tf.ready();
   return {

@@ -1,0 +1,188 @@
+// The monoBERT-family cross-encoder: `[CLS] query [SEP] document [SEP]` → BERT → pooled [CLS] →
+// classifier. One logit (the `cross-encoder/ms-marco-*` format): score = logit. Two classes
+// (monoBERT): score = log-softmax of the "relevant" class (index 1).
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { ensureBackend } from '../backend/index.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { batchToTensors, TextTokenizer, type EncodedBatch, type TruncationStrategy } from '../tokenization/tokenizer.js';
+import { InputError } from '../utils/errors.js';
+import { bertConfig, bertConfigJson, readBertConfig, type BertConfig } from './bert/config.js';
+import { BertModel, renameBertCheckpointKey, type BertInputs } from './bert/model.js';
+
+export interface CrossEncoderOptions {
+  /** Tokenizer instance, or a file/directory to load one from (tokenizer.json or vocab.txt). */
+  tokenizer?: TextTokenizer | string;
+  /** Maximum pair length in tokens (default: min(512, max_position_embeddings)). */
+  maxLength?: number;
+  truncation?: TruncationStrategy;
+  /** Seed for initialisation and dropout. */
+  seed?: number;
+}
+
+export interface ScoreOptions {
+  /** Pairs per forward pass (default 32). */
+  batchSize?: number;
+}
+
+export interface RankedDocument {
+  /** Position of the document in the input list. */
+  index: number;
+  doc: string;
+  score: number;
+}
+
+export type PairBatch = Required<BertInputs>;
+
+export class CrossEncoder {
+  readonly config: BertConfig;
+  readonly bert: BertModel;
+  readonly maxLength: number;
+  readonly truncation: TruncationStrategy;
+  private tok: TextTokenizer | null;
+
+  /** A new model with freshly initialised weights; `config` keys left out take HF's BERT defaults. */
+  constructor(config: Partial<BertConfig> | BertConfig, opts: CrossEncoderOptions = {}) {
+    ensureBackend();
+    this.config = bertConfig(config);
+    this.bert = new BertModel(this.config, opts.seed ?? 42);
+    this.maxLength = Math.min(opts.maxLength ?? 512, this.config.max_position_embeddings);
+    this.truncation = opts.truncation ?? 'longest_first';
+    this.tok =
+      typeof opts.tokenizer === 'string'
+        ? TextTokenizer.fromDir(opts.tokenizer, { maxLength: this.maxLength })
+        : (opts.tokenizer ?? null);
+  }
+
+  /**
+   * Loads `config.json` + `model.safetensors` (HF `BertForSequenceClassification`, or a bare
+   * `BertModel` whose classifier then starts fresh) and the tokenizer found in `dir` or `opts.tokenizer`.
+   */
+  static async fromPretrained(dir: string, opts: CrossEncoderOptions = {}): Promise<CrossEncoder> {
+    const cfgFile = path.join(dir, 'config.json');
+    const weightsFile = path.join(dir, 'model.safetensors');
+    if (!fs.existsSync(cfgFile)) throw new InputError('config.json not found', { file: dir });
+    if (!fs.existsSync(weightsFile)) {
+      const alt = fs.existsSync(path.join(dir, 'pytorch_model.bin')) ? ' (only pytorch_model.bin is there: convert it to safetensors)' : '';
+      throw new InputError(`model.safetensors not found${alt}`, { file: dir });
+    }
+    const config = readBertConfig(cfgFile);
+    let tokenizer = opts.tokenizer;
+    if (tokenizer === undefined && (fs.existsSync(path.join(dir, 'tokenizer.json')) || fs.existsSync(path.join(dir, 'vocab.txt')))) {
+      tokenizer = dir;
+    }
+    const model = new CrossEncoder(config, { ...opts, tokenizer });
+    try {
+      model.bert.params.load(readSafetensors(weightsFile), {
+        source: weightsFile,
+        rename: renameBertCheckpointKey,
+        optional: (n) => n.startsWith('classifier.') || n.startsWith('bert.pooler.'),
+      });
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  }
+
+  get tokenizer(): TextTokenizer {
+    if (!this.tok) {
+      throw new Error('this CrossEncoder has no tokenizer: pass { tokenizer: DIR_OR_FILE } or set model.tokenizer');
+    }
+    return this.tok;
+  }
+
+  set tokenizer(t: TextTokenizer) {
+    this.tok = t;
+  }
+
+  /** Tokenizes pairs into one padded batch. */
+  encode(pairs: Array<[string, string]>): Promise<EncodedBatch> {
+    return this.tokenizer.encodePairs(pairs, { maxLength: this.maxLength, truncation: this.truncation });
+  }
+
+  /** Classifier logits [batch, num_labels]. Differentiable; dropout when `training`. */
+  logits(batch: BertInputs, training = false): tf.Tensor2D {
+    return tf.tidy(() => {
+      const out = this.bert.forward(batch, { training });
+      return this.bert.classify(out.pooledOutput, training);
+    });
+  }
+
+  /** Relevance scores [batch] from logits: the logit, or log P(relevant) for two classes. */
+  scoresFromLogits(logits: tf.Tensor2D): tf.Tensor1D {
+    return tf.tidy(() => {
+      const [b, n] = logits.shape;
+      if (n === 1) return tf.reshape(logits, [b]) as tf.Tensor1D;
+      return tf.reshape(tf.slice(tf.logSoftmax(logits), [0, 1], [b, 1]), [b]) as tf.Tensor1D;
+    });
+  }
+
+  /** Scores [batch] for an encoded batch. Differentiable; dropout when `training`. */
+  forward(batch: BertInputs, training = false): tf.Tensor1D {
+    return tf.tidy(() => this.scoresFromLogits(this.logits(batch, training)));
+  }
+
+  /** Relevance scores of (query, document) pairs, in input order. */
+  async score(pairs: Array<[string, string]>, opts: ScoreOptions = {}): Promise<number[]> {
+    const batchSize = opts.batchSize ?? 32;
+    const out = new Array<number>(pairs.length);
+    // Batching similar lengths together wastes less compute on padding.
+    const order = pairs.map((p, i) => ({ i, len: p[0].length + p[1].length })).sort((a, b) => a.len - b.len);
+    for (let s = 0; s < order.length; s += batchSize) {
+      const idx = order.slice(s, s + batchSize).map((o) => o.i);
+      const enc = await this.encode(idx.map((i) => pairs[i]));
+      const scores = tf.tidy(() => {
+        const t = batchToTensors(enc);
+        return this.forward(t, false);
+      });
+      const vals = await scores.data();
+      scores.dispose();
+      idx.forEach((i, j) => {
+        out[i] = vals[j];
+      });
+    }
+    return out;
+  }
+
+  /** Documents sorted by descending score (ties keep input order). */
+  async rank(query: string, docs: string[], opts: ScoreOptions & { topK?: number } = {}): Promise<RankedDocument[]> {
+    const scores = await this.score(
+      docs.map((d) => [query, d] as [string, string]),
+      opts,
+    );
+    const ranked = docs.map((doc, index) => ({ index, doc, score: scores[index] })).sort((a, b) => b.score - a.score || a.index - b.index);
+    return opts.topK ? ranked.slice(0, opts.topK) : ranked;
+  }
+
+  /** Trainable variables by HF name. */
+  trainableVariables(): Map<string, tf.Variable> {
+    return this.bert.params.trainable();
+  }
+
+  /** Writes `config.json`, `model.safetensors` and the tokenizer (HF layout, loadable by transformers). */
+  async save(dir: string): Promise<void> {
+    fs.mkdirSync(dir, { recursive: true });
+    writeSafetensors(path.join(dir, 'model.safetensors'), this.bert.params.toTensors(), { format: 'pt' });
+    fs.writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(bertConfigJson(this.config), null, 2)}\n`);
+    if (this.tok) {
+      this.tok.inner.save(path.join(dir, 'tokenizer.json'));
+      const tc = {
+        tokenizer_class: 'BertTokenizer',
+        do_lower_case: true,
+        model_max_length: this.maxLength,
+        cls_token: '[CLS]',
+        sep_token: '[SEP]',
+        pad_token: '[PAD]',
+        unk_token: '[UNK]',
+        mask_token: '[MASK]',
+      };
+      fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), `${JSON.stringify(tc, null, 2)}\n`);
+    }
+  }
+
+  dispose(): void {
+    this.bert.dispose();
+  }
+}
