@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../backend/index.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { batchToTensors, TextTokenizer, type EncodedBatch, type TruncationStrategy } from '../tokenization/tokenizer.js';
+import type { TrainableRanker } from '../training/types.js';
 import { InputError } from '../utils/errors.js';
 import { bertConfig, bertConfigJson, readBertConfig, type BertConfig } from './bert/config.js';
 import { BertModel, renameBertCheckpointKey, type BertInputs } from './bert/model.js';
@@ -35,7 +36,7 @@ export interface RankedDocument {
 
 export type PairBatch = Required<BertInputs>;
 
-export class CrossEncoder {
+export class CrossEncoder implements TrainableRanker<PairBatch> {
   readonly config: BertConfig;
   readonly bert: BertModel;
   readonly maxLength: number;
@@ -154,6 +155,15 @@ export class CrossEncoder {
     );
     const ranked = docs.map((doc, index) => ({ index, doc, score: scores[index] })).sort((a, b) => b.score - a.score || a.index - b.index);
     return opts.topK ? ranked.slice(0, opts.topK) : ranked;
+  }
+
+  /** Tokenizes pairs into tensors for training (TrainableRanker). */
+  async encodeForTraining(pairs: Array<[string, string]>): Promise<PairBatch> {
+    return batchToTensors(await this.encode(pairs));
+  }
+
+  disposeBatch(batch: PairBatch): void {
+    tf.dispose([batch.inputIds, batch.tokenTypeIds, batch.attentionMask]);
   }
 
   /** Trainable variables by HF name. */
