@@ -1,7 +1,52 @@
 // rankdistill: the public API. Everything a user imports comes from here.
+
+// Backend
 export { initBackend, ensureBackend, currentBackend } from './backend/index.js';
 export type { BackendInfo, BackendOptions, BackendPreference } from './backend/index.js';
+
+// Files and errors
 export { InputError } from './utils/errors.js';
 export type { InputLocation } from './utils/errors.js';
+export { Progress } from './utils/progress.js';
+export type { ProgressOptions } from './utils/progress.js';
 export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors } from './io/safetensors.js';
 export type { SafetensorsFile, StoredTensor, TensorToWrite, SafetensorsDtype } from './io/safetensors.js';
+
+// Tokenization
+export { TextTokenizer, batchToTensors } from './tokenization/tokenizer.js';
+export type { EncodedBatch, BatchEncodeOptions, EncodeOptions, TokenizerOptions, TruncationStrategy } from './tokenization/tokenizer.js';
+
+// Models
+export { Parameters } from './models/common/parameters.js';
+export type { Init, LoadOptions, LoadReport } from './models/common/parameters.js';
+export * as layers from './models/common/layers.js';
+export { BertModel, bertParameterShapes, renameBertCheckpointKey } from './models/bert/model.js';
+export type { BertInputs, BertOutputs, BertForwardOptions } from './models/bert/model.js';
+export { bertConfig, parseBertConfig, readBertConfig, bertConfigJson, BERT_DEFAULTS } from './models/bert/config.js';
+export type { BertConfig } from './models/bert/config.js';
+export { CrossEncoder } from './models/cross-encoder.js';
+export type { CrossEncoderOptions, ScoreOptions, RankedDocument, PairBatch } from './models/cross-encoder.js';
+
+// Training
+export { AdamW, clipByGlobalNorm, defaultDecay } from './training/optimizer.js';
+export type { AdamWOptions, OptimizerState } from './training/optimizer.js';
+export { makeSchedule } from './training/schedules.js';
+export type { Schedule, ScheduleName, ScheduleOptions } from './training/schedules.js';
+export { SeededRandom } from './training/random.js';
+export {
+  listFromRanking,
+  listsFromTeacherRun,
+  listsFromPermutations,
+  listsFromQrels,
+  listsFromTeacherLabels,
+  prepareList,
+  reciprocalRank,
+  linearRank,
+  HARD_NEGATIVE_LABEL,
+} from './training/lists.js';
+export type { TrainingList, RankTransform, ListSampling, PreparedList } from './training/lists.js';
+export { Trainer, NonFiniteLossError } from './training/trainer.js';
+export type { TrainerConfig, TrainResult, Grads } from './training/trainer.js';
+export type { TrainableRanker } from './training/types.js';
+// export { runDistillation, printReport, defaultDataDir, DEMO_DEFAULTS } from './training/recipe.js';
+// export type { DistillationConfig, DistillationReport, SystemResult } from './training/recipe.js';

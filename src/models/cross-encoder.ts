@@ -166,6 +166,14 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
     tf.dispose([batch.inputIds, batch.tokenTypeIds, batch.attentionMask]);
   }
 
+  rngState(): number {
+    return this.bert.seeds.getState();
+  }
+
+  setRngState(state: number): void {
+    this.bert.seeds.setState(state);
+  }
+
   /** Trainable variables by HF name. */
   trainableVariables(): Map<string, tf.Variable> {
     return this.bert.params.trainable();

@@ -70,8 +70,9 @@ export class AdamW {
       let m = this.m.get(name);
       let v = this.v.get(name);
       if (!m || !v) {
-        m = tf.variable(tf.zerosLike(p), false);
-        v = tf.variable(tf.zerosLike(p), false);
+        // tidy frees the initial-value tensors; the variables keep their own reference to the data.
+        m = tf.tidy(() => tf.variable(tf.zerosLike(p), false));
+        v = tf.tidy(() => tf.variable(tf.zerosLike(p), false));
         this.m.set(name, m);
         this.v.set(name, v);
       }
@@ -103,8 +104,8 @@ export class AdamW {
       const p = params.get(name);
       const v = state.v.get(name);
       if (!p || !v) continue;
-      this.m.set(name, tf.variable(tf.tensor(arr, p.shape), false));
-      this.v.set(name, tf.variable(tf.tensor(v, p.shape), false));
+      this.m.set(name, tf.tidy(() => tf.variable(tf.tensor(arr, p.shape), false)));
+      this.v.set(name, tf.tidy(() => tf.variable(tf.tensor(v, p.shape), false)));
     }
   }
 

@@ -17,6 +17,9 @@ export interface TrainableRanker<B = unknown> {
    */
   trainingLoss?(batch: B, labels: tf.Tensor2D, mask: tf.Tensor2D, rankLoss: RankingLoss): LossResult;
   trainableVariables(): Map<string, tf.Variable>;
+  /** Optional: the state of the model's dropout random stream, so a pass can be replayed exactly. */
+  rngState?(): number;
+  setRngState?(state: number): void;
   /** Relevance scores in eval mode (used for dev evaluation). */
   score(pairs: Array<[string, string]>, opts?: { batchSize?: number }): Promise<number[]>;
   save(dir: string): Promise<void>;

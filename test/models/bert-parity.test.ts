@@ -45,7 +45,7 @@ async function checkAll(model: CrossEncoder, label: string): Promise<number> {
           hidden: out.hiddenStates!.map((h) => h.arraySync()),
         };
       });
-      const cmp = (g: number[] | Float32Array, w: number[], what: string) => {
+      const cmp = (g: ArrayLike<number>, w: number[], what: string) => {
         expectClose(g, w, ATOL, RTOL, `${label} ${c.name} ${what}`);
         for (let i = 0; i < w.length; i++) worst = Math.max(worst, Math.abs(g[i] - w[i]));
       };

@@ -82,7 +82,8 @@ export function renameBertCheckpointKey(name: string): string | null {
 export class BertModel {
   readonly params: Parameters;
   private readonly act: Activation;
-  private readonly seeds: SeedStream;
+  /** Dropout seeds; its state can be saved and replayed (GradCache, resumed training). */
+  readonly seeds: SeedStream;
 
   constructor(readonly config: BertConfig, seed = 42) {
     this.params = new Parameters(seed);
@@ -131,10 +132,11 @@ export class BertModel {
     const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, S, nh, hd]), [0, 2, 1, 3]);
     let probs!: tf.Tensor4D;
     const out = tf.tidy(() => {
-      const q = heads(linear(x, this.p(`${p}.attention.self.query.weight`), this.p(`${p}.attention.self.query.bias`)));
+      // Scaling Q (seq×head_dim) is cheaper than scaling the seq×seq scores; same result.
+      const q = heads(tf.mul(linear(x, this.p(`${p}.attention.self.query.weight`), this.p(`${p}.attention.self.query.bias`)), 1 / Math.sqrt(hd)));
       const k = heads(linear(x, this.p(`${p}.attention.self.key.weight`), this.p(`${p}.attention.self.key.bias`)));
       const v = heads(linear(x, this.p(`${p}.attention.self.value.weight`), this.p(`${p}.attention.self.value.bias`)));
-      const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd)), mask);
+      const scores = tf.add(tf.matMul(q, k, false, true), mask);
       probs = tf.keep(tf.softmax(scores) as tf.Tensor4D);
       const attn = dropout(probs, c.attention_probs_dropout_prob, training, this.seeds.next());
       const ctx = tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 2, 1, 3]), [B, S, H]);

@@ -110,4 +110,10 @@ export class SeedStream {
     this.state = x >>> 0;
     return this.state % 2147483647;
   }
+  getState(): number {
+    return this.state;
+  }
+  setState(s: number): void {
+    this.state = (s >>> 0) || 1;
+  }
 }

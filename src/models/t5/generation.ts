@@ -1,0 +1,168 @@
+// Autoregressive decoding for T5: greedy or top-k / top-p sampling (seeded), with a key/value cache
+// (the encoder runs once, cross-attention keys/values are computed once, each step feeds one token).
+// Plus a docT5query-style query generator for query augmentation.
+import * as tf from '@tensorflow/tfjs-core';
+import type { TextTokenizer } from '../../tokenization/tokenizer.js';
+import { SeededRandom } from '../../training/random.js';
+import type { KV, T5Model } from './model.js';
+
+export interface GenerateOptions {
+  /** New tokens at most (default 20). */
+  maxNewTokens?: number;
+  /** Sample instead of taking the argmax (default false). */
+  doSample?: boolean;
+  /** Logits are divided by this before sampling (default 1). */
+  temperature?: number;
+  /** Keep only the k most likely tokens (0 = all; default 0). */
+  topK?: number;
+  /** Keep the smallest set of most likely tokens whose probability reaches p (1 = all; default 1). */
+  topP?: number;
+  /** Seed of the sampling stream (default 42). */
+  seed?: number;
+  /** Reuse keys/values of earlier steps (default true); false recomputes the whole prefix each step. */
+  useCache?: boolean;
+  /** Stop a row at this id (default: config.eos_token_id; -1 never stops). */
+  eosTokenId?: number;
+}
+
+/** Index of the largest value; the first on ties, as torch.argmax. */
+export function argmax(a: ArrayLike<number>, start = 0, end = a.length): number {
+  let best = start;
+  for (let i = start + 1; i < end; i++) if (a[i] > a[best]) best = i;
+  return best - start;
+}
+
+/** Samples from one row of logits with temperature, top-k then top-p filtering (HF's order). */
+export function sampleToken(logits: ArrayLike<number>, rng: SeededRandom, opts: { temperature?: number; topK?: number; topP?: number } = {}): number {
+  const t = opts.temperature ?? 1;
+  const n = logits.length;
+  let idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);
+  if (opts.topK && opts.topK > 0) idx = idx.slice(0, opts.topK);
+  const max = logits[idx[0]] / t;
+  const w = idx.map((i) => Math.exp(logits[i] / t - max));
+  let total = w.reduce((a, b) => a + b, 0);
+  const topP = opts.topP ?? 1;
+  if (topP < 1) {
+    let cum = 0;
+    let keep = 0;
+    while (keep < w.length && cum < topP * total) cum += w[keep++];
+    idx = idx.slice(0, Math.max(1, keep));
+    w.length = idx.length;
+    total = w.reduce((a, b) => a + b, 0);
+  }
+  let u = rng.next() * total;
+  for (let i = 0; i < idx.length; i++) {
+    u -= w[i];
+    if (u < 0) return idx[i];
+  }
+  return idx[idx.length - 1];
+}
+
+/**
+ * Generates continuations of the decoder for each encoder input row. Returns the new token ids per
+ * row, up to and including the EOS token when one was produced.
+ */
+export async function generate(model: T5Model, inputIds: tf.Tensor2D, attentionMask: tf.Tensor2D | undefined, opts: GenerateOptions = {}): Promise<number[][]> {
+  const c = model.config;
+  const B = inputIds.shape[0];
+  const maxNew = opts.maxNewTokens ?? 20;
+  const eos = opts.eosTokenId ?? c.eos_token_id;
+  const useCache = opts.useCache ?? true;
+  const rng = new SeededRandom(opts.seed ?? 42);
+  const mask = attentionMask ?? (tf.onesLike(inputIds) as tf.Tensor2D);
+  const hidden = model.encode(inputIds, mask).lastHiddenState;
+  const crossKV = useCache ? model.crossKV(hidden) : undefined;
+  const seqs: number[][] = Array.from({ length: B }, () => [c.decoder_start_token_id]);
+  const done = new Array<boolean>(B).fill(false);
+  let past: KV[] | undefined;
+  try {
+    for (let step = 0; step < maxNew && done.some((d) => !d); step++) {
+      const logits = tf.tidy(() => {
+        const input = useCache ? seqs.map((s) => [s[s.length - 1]]) : seqs;
+        const out = model.decode(tf.tensor2d(input, undefined, 'int32'), { hidden, mask, crossKV }, { past, useCache });
+        if (useCache) {
+          const prev = past;
+          past = out.present!.map((kv) => ({ k: tf.keep(kv.k), v: tf.keep(kv.v) }));
+          if (prev) for (const kv of prev) tf.dispose([kv.k, kv.v]);
+        }
+        const T = out.hidden.shape[1];
+        return model.lmLogits(tf.slice(out.hidden, [0, T - 1, 0], [B, 1, c.d_model]));
+      });
+      const vals = await logits.data();
+      logits.dispose();
+      const V = c.vocab_size;
+      for (let b = 0; b < B; b++) {
+        if (done[b]) {
+          // Finished rows keep feeding padding so the batch stays rectangular (as HF does).
+          seqs[b].push(c.pad_token_id);
+          continue;
+        }
+        const row = vals.subarray(b * V, (b + 1) * V);
+        const next = opts.doSample ? sampleToken(row, rng, opts) : argmax(row);
+        seqs[b].push(next);
+        if (next === eos) done[b] = true;
+      }
+    }
+  } finally {
+    if (past) for (const kv of past) tf.dispose([kv.k, kv.v]);
+    if (crossKV) for (const kv of crossKV) tf.dispose([kv.k, kv.v]);
+    hidden.dispose();
+    if (!attentionMask) mask.dispose();
+  }
+  return seqs.map((s) => {
+    const out = s.slice(1);
+    const e = out.indexOf(eos);
+    return e >= 0 ? out.slice(0, e + 1) : out;
+  });
+}
+
+/** Generates queries for a passage (query augmentation). Same shape as src/augmentation's interface. */
+export interface QueryGenerator {
+  generate(passage: string, n: number): Promise<string[]>;
+}
+
+export interface DocT5QueryOptions extends Omit<GenerateOptions, 'doSample'> {
+  /** Passage tokens kept (default 512). */
+  maxInputLength?: number;
+  /** Text put before the passage (default none: docT5query reads the raw passage). */
+  prefix?: string;
+  /** Drop repeated queries and empty ones (default true). */
+  unique?: boolean;
+}
+
+/**
+ * docT5query (Nogueira & Lin 2019): a T5 fine-tuned on (passage → query) samples queries with top-k
+ * sampling (k = 10, up to 64 tokens, as the released docTTTTTquery predictions). Each call advances the
+ * seeded stream, so repeated calls give new samples and a run is reproducible.
+ */
+export class DocT5QueryGenerator implements QueryGenerator {
+  private calls = 0;
+  constructor(
+    readonly model: T5Model,
+    readonly tokenizer: TextTokenizer,
+    readonly opts: DocT5QueryOptions = {},
+  ) {}
+
+  async generate(passage: string, n: number): Promise<string[]> {
+    if (n <= 0) return [];
+    const o = this.opts;
+    const enc = await this.tokenizer.encodeBatch(new Array(n).fill(`${o.prefix ?? ''}${passage}`), undefined, { maxLength: o.maxInputLength ?? 512 });
+    const ids = tf.tensor2d(enc.inputIds, [enc.batch, enc.seqLen], 'int32');
+    const mask = tf.tensor2d(enc.attentionMask, [enc.batch, enc.seqLen], 'int32');
+    let rows: number[][];
+    try {
+      rows = await generate(this.model, ids, mask, {
+        maxNewTokens: 64,
+        topK: 10,
+        ...o,
+        doSample: true,
+        seed: (o.seed ?? 42) + 7919 * this.calls++,
+      });
+    } finally {
+      tf.dispose([ids, mask]);
+    }
+    const texts = (await Promise.all(rows.map((r) => this.tokenizer.decode(r, { skipSpecialTokens: true })))).map((t) => t.trim());
+    if (o.unique === false) return texts;
+    return [...new Set(texts.filter((t) => t.length > 0))];
+  }
+}
