@@ -86,7 +86,13 @@ function pkgVersion(pkg: string): string {
   }
 }
 
+// Gradients are registered by the @tensorflow/tfjs bundle: tfjs-node loads it, wasm and cpu must.
+async function registerGradients(): Promise<void> {
+  await import('@tensorflow/tfjs');
+}
+
 async function useWasm(threads: number | undefined, fallbackReason: string | null): Promise<BackendInfo> {
+  await registerGradients();
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (threads) wasm.setThreadsCount(threads);
   await tf.setBackend('wasm');
@@ -105,6 +111,7 @@ async function useWasm(threads: number | undefined, fallbackReason: string | nul
 }
 
 async function useCpu(fallbackReason: string | null): Promise<BackendInfo> {
+  await registerGradients();
   await import('@tensorflow/tfjs-backend-cpu');
   // Chosen on purpose: its "install the node backend" banner would only be noise.
   tf.env().set('PROD', true);

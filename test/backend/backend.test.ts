@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { currentBackend, initBackend } from '../../src/backend/index.js';
 
@@ -20,4 +23,27 @@ describe('backend', () => {
     const y = tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5], [6]])).dataSync());
     expect(Array.from(y)).to.deep.equal([17, 39]);
   });
+
+  // The fallbacks run in a child process: a process has one backend registry.
+  for (const backend of ['wasm', 'cpu']) {
+    it(`falls back to ${backend} with working gradients when asked to`, () => {
+      const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+      const code = `
+        import * as tf from '@tensorflow/tfjs-core';
+        import { initBackend } from './src/backend/index.ts';
+        const info = await initBackend();
+        const g = tf.grad((x) => tf.mean(tf.square(tf.matMul(x, x, false, true))))(tf.tensor2d([[1, 2], [3, 4]]));
+        console.log(JSON.stringify({ backend: info.backend, grad: Array.from(g.dataSync()) }));`;
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, RANKDISTILL_BACKEND: backend },
+      });
+      expect(r.status, r.stderr).to.equal(0);
+      const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { backend: string; grad: number[] };
+      expect(out.backend).to.equal(backend);
+      // f = mean(A²) with A = X Xᵀ = [[5, 11], [11, 25]]: df/dA = A / 2, df/dX = (df/dA + df/dAᵀ) X = A X.
+      expect(out.grad).to.deep.equal([38, 54, 86, 122]);
+    });
+  }
 });
