@@ -369,6 +369,8 @@ export class Trainer {
       if (stoppedEarly) break;
     }
     progress.finish();
+    // A run cut by maxSteps mid-epoch still ends with an evaluation of its final weights.
+    if (!stoppedEarly && st.history[st.history.length - 1]?.step !== st.step) await evaluate();
     if (bestWeights) restore(vars, bestWeights);
     if (c.outputDir) await this.model.save(path.join(c.outputDir, 'final'));
     return { steps: st.step, losses: st.losses, history: st.history, best: st.best, stoppedEarly, seconds: (Date.now() - t0) / 1000 };

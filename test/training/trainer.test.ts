@@ -202,6 +202,18 @@ describe('Trainer', function () {
     model.dispose();
   });
 
+  it('evaluates the final weights when maxSteps ends training mid-epoch', async () => {
+    const model = tinyModel(0, 8);
+    const steps: number[] = [];
+    const t = new Trainer(model, { ...quiet, listsPerBatch: 1, maxSteps: 3, evaluate: async () => (steps.push(0), { ndcg: 0.5 }) });
+    const r = await t.train(toyLists(10, 6, 9));
+    expect(steps).to.have.length(1);
+    expect(r.history.map((h) => h.step)).to.deep.equal([3]);
+    expect(r.best?.step).to.equal(3);
+    t.dispose();
+    model.dispose();
+  });
+
   it('stops on a non-finite loss with a clear error, keeping the weights of the last good step', async () => {
     const model = tinyModel(0, 7);
     const dir = tmpDir();
