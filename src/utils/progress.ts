@@ -19,6 +19,8 @@ export class Progress {
   private done = 0;
   private readonly t0 = Date.now();
   private last = 0;
+  /** Count at the last line printed (so that finish() does not repeat it in a log). */
+  private drawnAt = -1;
   private fields: Record<string, string | number> = {};
   private readonly stream: NodeJS.WriteStream;
   private readonly every: number;
@@ -46,11 +48,12 @@ export class Progress {
   /** Final line (always printed unless silent). */
   finish(fields?: Record<string, string | number>): void {
     if (fields) Object.assign(this.fields, fields);
-    this.draw(true);
+    if (this.stream.isTTY || this.drawnAt !== this.done || fields) this.draw(true);
   }
 
   private draw(final: boolean): void {
     if (this.opts.silent) return;
+    this.drawnAt = this.done;
     const { total, label, unit = 'it' } = this.opts;
     const secs = (Date.now() - this.t0) / 1000;
     const rate = (this.done - (this.opts.start ?? 0)) / Math.max(secs, 1e-9);
