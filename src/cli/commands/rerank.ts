@@ -1,0 +1,127 @@
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { initBackend } from '../../backend/index.js';
+import {
+  beirDocumentText,
+  candidatesToRun,
+  readBeirCorpus,
+  readBeirQueries,
+  readBm25Json,
+  readCorpusTsv,
+  readQueriesTsv,
+  readTrecRun,
+  type RunEntry,
+} from '../../data/index.js';
+import { CrossEncoder } from '../../models/cross-encoder.js';
+import { rerankRun, topKOf } from '../../reranking/index.js';
+import { InputError } from '../../utils/errors.js';
+
+export const usage = `usage: rankdistill rerank --model DIR --out FILE [--run FILE]
+                         (--queries FILE --corpus FILE | --bm25-json FILE | --beir-queries FILE --beir-corpus FILE)
+                         [--top-k 100] [--batch-size 32] [--max-length N] [--tokenizer DIR|FILE]
+                         [--tag NAME] [--overwrite] [--quiet]
+
+Reranks the top-k documents of each query of a TREC run (ordered as trec_eval orders them) with a
+cross-encoder (HF format: config.json + model.safetensors, tokenizer.json or vocab.txt) and writes a
+TREC run. Texts come from queries/corpus TSV files (id<TAB>text), a BM25 candidate JSON
+(RankGPT/rank_llm format: then --run is optional and defaults to the JSON's own ranking), or BEIR
+corpus.jsonl/queries.jsonl (title and text joined).
+
+The output is written one query at a time. If --out already holds queries from an earlier, killed
+rerank of the same run, they are kept and only the remaining queries are scored (a query cut off
+mid-write is redone); --overwrite starts from scratch instead.
+
+  --top-k K          documents reranked per query (default 100)
+  --batch-size N     pairs per forward pass (default 32)
+  --max-length N     maximum pair length in tokens (default: the model's, at most 512)
+  --tokenizer PATH   tokenizer when the model directory has none
+  --tag NAME         run tag in the output (default rankdistill)
+  --quiet            no progress line`;
+
+function positiveInt(v: string | undefined, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InputError(`--${name} must be a positive integer, got '${v}'`);
+  return Number(v);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' },
+      run: { type: 'string' },
+      queries: { type: 'string' },
+      corpus: { type: 'string' },
+      'bm25-json': { type: 'string' },
+      'beir-queries': { type: 'string' },
+      'beir-corpus': { type: 'string' },
+      'top-k': { type: 'string' },
+      'batch-size': { type: 'string' },
+      'max-length': { type: 'string' },
+      tokenizer: { type: 'string' },
+      out: { type: 'string' },
+      tag: { type: 'string' },
+      overwrite: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+    },
+  });
+  if (!values.model || !values.out) throw new InputError('--model and --out are required (see --help)');
+  const sources = [values.queries || values.corpus ? 'tsv' : null, values['bm25-json'] ? 'json' : null, values['beir-queries'] || values['beir-corpus'] ? 'beir' : null].filter(Boolean);
+  if (sources.length !== 1) throw new InputError('give the texts one way: --queries and --corpus, or --bm25-json, or --beir-queries and --beir-corpus');
+  if (sources[0] === 'tsv' && !(values.queries && values.corpus)) throw new InputError('--queries and --corpus go together');
+  if (sources[0] === 'beir' && !(values['beir-queries'] && values['beir-corpus'])) throw new InputError('--beir-queries and --beir-corpus go together');
+  if (!values.run && !values['bm25-json']) throw new InputError('--run is required unless --bm25-json gives the candidates');
+  const topK = positiveInt(values['top-k'], 'top-k', 100);
+  const batchSize = positiveInt(values['batch-size'], 'batch-size', 32);
+  const say = (m: string) => !values.quiet && console.error(m);
+
+  // --- the run and the texts ------------------------------------------------------------------
+  let run: Map<string, RunEntry[]>;
+  let queries: Map<string, string>;
+  const docText = new Map<string, string>();
+  if (values['bm25-json']) {
+    const lists = await readBm25Json(values['bm25-json']);
+    run = values.run ? await readTrecRun(values.run) : candidatesToRun(lists);
+    queries = new Map(lists.map((c) => [c.qid, c.query]));
+    for (const c of lists) for (const h of c.hits) docText.set(`${c.qid}\u0000${h.docid}`, h.text);
+  } else {
+    run = await readTrecRun(values.run!);
+    // Only the documents to be scored are kept, so a full collection can be given.
+    const needed = new Set<string>();
+    for (const es of run.values()) for (const e of topKOf(es, topK)) needed.add(e.docid);
+    if (values.queries) {
+      queries = await readQueriesTsv(values.queries);
+      for (const [id, t] of await readCorpusTsv(values.corpus!, { only: needed })) docText.set(id, t);
+    } else {
+      queries = await readBeirQueries(values['beir-queries']!);
+      for (const [id, d] of await readBeirCorpus(values['beir-corpus']!)) if (needed.has(id)) docText.set(id, beirDocumentText(d));
+    }
+  }
+  const getDoc = (docid: string, qid: string) => docText.get(`${qid}\u0000${docid}`) ?? docText.get(docid);
+
+  // --- the model ------------------------------------------------------------------------------
+  const info = await initBackend();
+  const maxLength = values['max-length'] ? positiveInt(values['max-length'], 'max-length', 512) : undefined;
+  const model = await CrossEncoder.fromPretrained(values.model, { tokenizer: values.tokenizer, maxLength });
+  say(`rerank: ${values.model} (${(model.bert.params.size / 1e6).toFixed(2)}M parameters, max length ${model.maxLength}) on ${info.backend}; ${run.size} queries, top ${topK}`);
+
+  const resuming = !values.overwrite && fs.existsSync(values.out) && fs.statSync(values.out).size > 0;
+  try {
+    const res = await rerankRun({
+      run,
+      topK,
+      scorer: (pairs) => model.score(pairs, { batchSize }),
+      getQuery: (qid) => queries.get(qid),
+      getDoc,
+      out: values.out,
+      resume: !values.overwrite,
+      tag: values.tag,
+      progress: !values.quiet,
+    });
+    if (resuming) say(`resumed: ${res.resumedQueries} queries were already complete in ${values.out} (--overwrite starts over)`);
+    say(`wrote ${values.out}: ${res.run.size} queries (${res.scoredQueries} scored now, ${res.scoredPairs} pairs)`);
+  } finally {
+    model.dispose();
+  }
+  return 0;
+}

@@ -1,0 +1,5 @@
+// trec_eval-exact ranking measures and paired significance tests.
+export { evaluateRun, parseMeasures, rankQuery, SUPPORTED_MEASURES } from './measures.js';
+export type { EvaluateOptions, EvaluationResult, MeasureSpec } from './measures.js';
+export { pairedTTest, randomizationTest, studentTTwoSided, regularizedIncompleteBeta, logGamma } from './significance.js';
+export type { TTestResult, RandomizationResult } from './significance.js';
