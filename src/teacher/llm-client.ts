@@ -1,0 +1,344 @@
+// OpenAI-compatible chat-completions client for teacher labelling (hosted APIs, vLLM, llama.cpp,
+// Ollama): bounded concurrency, per-request timeout, retries with backoff and jitter on 429/5xx/
+// timeouts/dropped connections (honouring Retry-After), an append-only JSONL cache so an interrupted
+// run resumes without paying twice, and a log line per call.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface Usage {
+  promptTokens?: number;
+  completionTokens?: number;
+  totalTokens?: number;
+}
+
+export interface ChatResult {
+  content: string;
+  /** sha256 of the canonical request (the cache key and the log's prompt hash). */
+  key: string;
+  cached: boolean;
+  usage?: Usage;
+  finishReason?: string;
+  /** Wall time of the successful HTTP call (0 for cache hits). */
+  latencyMs: number;
+  /** HTTP attempts this result took (0 for cache hits). */
+  attempts: number;
+}
+
+/** One line of the call log: every HTTP attempt and every cache hit. */
+export interface CallLog {
+  time: string;
+  key: string;
+  model: string;
+  attempt: number;
+  cached: boolean;
+  status?: number;
+  latencyMs: number;
+  promptTokens?: number;
+  completionTokens?: number;
+  totalTokens?: number;
+  error?: string;
+}
+
+export interface LlmClientOptions {
+  /** Server base URL, e.g. `https://api.openai.com/v1` or `http://127.0.0.1:8000/v1`; `/chat/completions` is appended unless present. */
+  baseUrl: string;
+  model: string;
+  /** API key; default: the value of the environment variable `apiKeyEnv`. No key → no Authorization header (local servers). */
+  apiKey?: string;
+  /** Environment variable holding the key (default OPENAI_API_KEY). */
+  apiKeyEnv?: string;
+  /** Default 0: labels must be reproducible. */
+  temperature?: number;
+  maxTokens?: number;
+  /** Extra body fields sent with every request (e.g. `{seed: 0}`); part of the cache key. */
+  extraBody?: Record<string, unknown>;
+  /** Requests in flight at most (default 4). */
+  concurrency?: number;
+  /** Per-attempt timeout including reading the body (default 120 s). */
+  timeoutMs?: number;
+  /** Retries after the first attempt (default 6). */
+  maxRetries?: number;
+  /** First backoff delay (default 1000 ms), doubled per retry, with jitter. */
+  backoffMs?: number;
+  /** Cap of one backoff delay (default 60 s). */
+  maxBackoffMs?: number;
+  /** Cap of an honoured Retry-After (default 300 s). */
+  maxRetryAfterMs?: number;
+  /** Append-only JSONL cache of answers keyed by request hash. */
+  cachePath?: string;
+  /** Append-only JSONL call log. */
+  logPath?: string;
+  onLog?: (entry: CallLog) => void;
+  /** Random source for jitter (tests). */
+  random?: () => number;
+}
+
+/** A request that failed for good (non-retryable status, or retries exhausted). */
+export class LlmError extends Error {
+  constructor(
+    message: string,
+    readonly key: string,
+    readonly attempts: number,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'LlmError';
+  }
+}
+
+interface CacheEntry {
+  key: string;
+  model: string;
+  time: string;
+  content: string;
+  usage?: Usage;
+  finishReason?: string;
+}
+
+class Retryable extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** JSON with object keys sorted at every level, so equal requests hash equally. */
+export function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+    .join(',')}}`;
+}
+
+export function sha256(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+/** Retry-After as milliseconds: delta-seconds or an HTTP date; undefined when absent or invalid. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const v = value.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class LlmClient {
+  readonly model: string;
+  readonly url: string;
+  readonly stats = { requests: 0, cacheHits: 0, httpCalls: 0, retries: 0, errors: 0, promptTokens: 0, completionTokens: 0 };
+  /** Lines of the cache file that could not be read (e.g. a last line cut by a kill). */
+  readonly corruptCacheLines: number = 0;
+  private readonly o: Required<Pick<LlmClientOptions, 'temperature' | 'concurrency' | 'timeoutMs' | 'maxRetries' | 'backoffMs' | 'maxBackoffMs' | 'maxRetryAfterMs'>> & LlmClientOptions;
+  private readonly apiKey?: string;
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly inFlight = new Map<string, Promise<ChatResult>>();
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  private cacheNeedsNewline = false;
+  private readonly random: () => number;
+
+  constructor(opts: LlmClientOptions) {
+    if (!opts.baseUrl) throw new Error('LLM client: baseUrl is required');
+    if (!opts.model) throw new Error('LLM client: model is required');
+    this.o = { temperature: 0, concurrency: 4, timeoutMs: 120_000, maxRetries: 6, backoffMs: 1000, maxBackoffMs: 60_000, maxRetryAfterMs: 300_000, ...opts };
+    if (!(this.o.concurrency >= 1)) throw new Error(`LLM client: concurrency must be >= 1, got ${this.o.concurrency}`);
+    this.model = opts.model;
+    const base = opts.baseUrl.replace(/\/+$/, '');
+    this.url = /\/chat\/completions$/.test(base) ? base : `${base}/chat/completions`;
+    this.apiKey = opts.apiKey ?? process.env[opts.apiKeyEnv ?? 'OPENAI_API_KEY'] ?? undefined;
+    this.random = opts.random ?? Math.random;
+    if (opts.cachePath) this.corruptCacheLines = this.loadCache(opts.cachePath);
+  }
+
+  /** Number of cached answers. */
+  get cacheSize(): number {
+    return this.cache.size;
+  }
+
+  /** The body sent for these messages. */
+  requestBody(messages: ChatMessage[]): Record<string, unknown> {
+    return { model: this.model, messages, temperature: this.o.temperature, max_tokens: this.o.maxTokens, ...this.o.extraBody };
+  }
+
+  /**
+   * The cache key. `variant` > 0 asks for a fresh answer to the same prompt (a retry after an
+   * unparseable answer): the request sent is identical, only the cache slot differs.
+   */
+  keyOf(messages: ChatMessage[], variant = 0): string {
+    const body = this.requestBody(messages);
+    return sha256(canonicalJson(variant ? { body, variant } : body));
+  }
+
+  async chat(messages: ChatMessage[], opts: { variant?: number } = {}): Promise<ChatResult> {
+    const key = this.keyOf(messages, opts.variant ?? 0);
+    this.stats.requests++;
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.stats.cacheHits++;
+      this.log({ time: new Date().toISOString(), key, model: this.model, attempt: 0, cached: true, latencyMs: 0, ...hit.usage });
+      return { content: hit.content, key, cached: true, usage: hit.usage, finishReason: hit.finishReason, latencyMs: 0, attempts: 0 };
+    }
+    // Identical concurrent requests share one call.
+    let p = this.inFlight.get(key);
+    if (!p) {
+      p = this.fetchWithRetries(key, this.requestBody(messages)).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, p);
+    }
+    return p;
+  }
+
+  private async fetchWithRetries(key: string, body: Record<string, unknown>): Promise<ChatResult> {
+    const payload = JSON.stringify(body);
+    let lastError = '';
+    let lastStatus: number | undefined;
+    for (let attempt = 0; attempt <= this.o.maxRetries; attempt++) {
+      await this.acquire();
+      const t0 = performance.now();
+      let retryAfterMs: number | undefined;
+      try {
+        const r = await this.attempt(payload);
+        const latencyMs = performance.now() - t0;
+        this.release();
+        const entry: CacheEntry = { key, model: this.model, time: new Date().toISOString(), content: r.content, usage: r.usage, finishReason: r.finishReason };
+        this.store(entry);
+        if (r.usage) {
+          this.stats.promptTokens += r.usage.promptTokens ?? 0;
+          this.stats.completionTokens += r.usage.completionTokens ?? 0;
+        }
+        this.log({ time: entry.time, key, model: this.model, attempt, cached: false, status: 200, latencyMs: Math.round(latencyMs), ...r.usage });
+        return { content: r.content, key, cached: false, usage: r.usage, finishReason: r.finishReason, latencyMs, attempts: attempt + 1 };
+      } catch (e) {
+        this.release();
+        const latencyMs = Math.round(performance.now() - t0);
+        const status = (e as { status?: number }).status;
+        this.log({ time: new Date().toISOString(), key, model: this.model, attempt, cached: false, status, latencyMs, error: (e as Error).message });
+        if (!(e instanceof Retryable)) {
+          this.stats.errors++;
+          throw new LlmError(`${(e as Error).message} (${this.url})`, key, attempt + 1, status);
+        }
+        lastError = e.message;
+        lastStatus = e.status;
+        retryAfterMs = e.retryAfterMs;
+      }
+      if (attempt < this.o.maxRetries) {
+        this.stats.retries++;
+        await sleep(this.delay(attempt, retryAfterMs));
+      }
+    }
+    this.stats.errors++;
+    throw new LlmError(`gave up after ${this.o.maxRetries + 1} attempts: ${lastError} (${this.url})`, key, this.o.maxRetries + 1, lastStatus);
+  }
+
+  /** Backoff before retry `attempt + 1`: Retry-After when given, else capped 2^attempt with jitter in [d/2, d]. */
+  private delay(attempt: number, retryAfterMs?: number): number {
+    if (retryAfterMs !== undefined) return Math.min(retryAfterMs, this.o.maxRetryAfterMs);
+    const d = Math.min(this.o.maxBackoffMs, this.o.backoffMs * 2 ** attempt);
+    return d / 2 + (this.random() * d) / 2;
+  }
+
+  private async attempt(payload: string): Promise<{ content: string; usage?: Usage; finishReason?: string }> {
+    this.stats.httpCalls++;
+    const ctrl = new AbortController();
+    const timer = setTimeout(() => ctrl.abort(), this.o.timeoutMs);
+    try {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
+      const res = await fetch(this.url, { method: 'POST', headers, body: payload, signal: ctrl.signal });
+      const text = await res.text();
+      if (res.status === 429 || res.status >= 500) {
+        throw new Retryable(`HTTP ${res.status}: ${text.slice(0, 200)}`, res.status, parseRetryAfter(res.headers.get('retry-after')));
+      }
+      if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status}: ${text.slice(0, 500)}`), { status: res.status });
+      let json: {
+        choices?: Array<{ message?: { content?: unknown }; finish_reason?: string }>;
+        usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number };
+      };
+      try {
+        json = JSON.parse(text);
+      } catch {
+        // A 200 with a cut or garbled body is a server/proxy glitch: try again.
+        throw new Retryable(`malformed response body: ${text.slice(0, 200)}`, res.status);
+      }
+      const content = json.choices?.[0]?.message?.content;
+      if (typeof content !== 'string') throw new Retryable(`response has no choices[0].message.content: ${text.slice(0, 200)}`, res.status);
+      const u = json.usage;
+      const usage = u ? { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens, totalTokens: u.total_tokens } : undefined;
+      return { content, usage, finishReason: json.choices?.[0]?.finish_reason };
+    } catch (e) {
+      if (e instanceof Retryable || (e as { status?: number }).status !== undefined) throw e;
+      if (ctrl.signal.aborted) throw new Retryable(`timed out after ${this.o.timeoutMs} ms`);
+      // fetch rejects with a TypeError on refused/reset/dropped connections.
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      throw new Retryable(`network error: ${(e as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private acquire(): Promise<void> {
+    if (this.active < this.o.concurrency) {
+      this.active++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(() => (this.active++, resolve())));
+  }
+
+  private release(): void {
+    this.active--;
+    this.waiting.shift()?.();
+  }
+
+  /** Reads the cache, skipping unreadable lines; returns how many were skipped. */
+  private loadCache(file: string): number {
+    if (!fs.existsSync(file)) return 0;
+    const text = fs.readFileSync(file, 'utf8');
+    this.cacheNeedsNewline = text.length > 0 && !text.endsWith('\n');
+    let bad = 0;
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        const e = JSON.parse(line) as CacheEntry;
+        if (typeof e.key === 'string' && typeof e.content === 'string') this.cache.set(e.key, e);
+        else bad++;
+      } catch {
+        bad++;
+      }
+    }
+    return bad;
+  }
+
+  private store(entry: CacheEntry): void {
+    this.cache.set(entry.key, entry);
+    const file = this.o.cachePath;
+    if (!file) return;
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    // One write per entry: a kill leaves at most a cut last line, which loadCache skips; the
+    // leading newline keeps the next entry off that cut line.
+    fs.appendFileSync(file, `${this.cacheNeedsNewline ? '\n' : ''}${JSON.stringify(entry)}\n`);
+    this.cacheNeedsNewline = false;
+  }
+
+  private log(entry: CallLog): void {
+    this.o.onLog?.(entry);
+    if (this.o.logPath) {
+      fs.mkdirSync(path.dirname(path.resolve(this.o.logPath)), { recursive: true });
+      fs.appendFileSync(this.o.logPath, `${JSON.stringify(entry)}\n`);
+    }
+  }
+}
