@@ -27,6 +27,20 @@ export type { BertConfig } from './models/bert/config.js';
 export { CrossEncoder } from './models/cross-encoder.js';
 export type { CrossEncoderOptions, ScoreOptions, RankedDocument, PairBatch } from './models/cross-encoder.js';
 
+// Data files, evaluation, reranking
+export {
+  readTrecRun, readLlmRerankRun, writeTrecRun, readQrels, trecOrder, readQueriesTsv, readCorpusTsv, readBeirCorpus, readBeirQueries,
+  readBeirQrels, beirDocumentText, readBm25Json, candidatesToRun, readReason2Rank, readLines,
+} from './data/index.js';
+export type {
+  RunEntry, Run, Qrels, ReadRunOptions, TsvOptions, BeirDocument, CandidateList, CandidateHit, Reason2RankRecord, Reason2RankResult,
+  BadRecord, ReadOptions,
+} from './data/index.js';
+export { evaluateRun, parseMeasures, pairedTTest, randomizationTest, studentTTwoSided } from './evaluation/index.js';
+export type { EvaluateOptions, EvaluationResult, MeasureSpec, TTestResult, RandomizationResult } from './evaluation/index.js';
+export { rerankRun } from './reranking/index.js';
+export type { RerankOptions, RerankResult, PairScorer } from './reranking/index.js';
+
 // Training
 export { AdamW, clipByGlobalNorm, defaultDecay } from './training/optimizer.js';
 export type { AdamWOptions, OptimizerState } from './training/optimizer.js';
@@ -48,5 +62,21 @@ export type { TrainingList, RankTransform, ListSampling, PreparedList } from './
 export { Trainer, NonFiniteLossError } from './training/trainer.js';
 export type { TrainerConfig, TrainResult, Grads } from './training/trainer.js';
 export type { TrainableRanker } from './training/types.js';
-// export { runDistillation, printReport, defaultDataDir, DEMO_DEFAULTS } from './training/recipe.js';
-// export type { DistillationConfig, DistillationReport, SystemResult } from './training/recipe.js';
+export { runDistillation, printReport, defaultDataDir, DEMO_DEFAULTS } from './training/recipe.js';
+export type { DistillationConfig, DistillationReport, SystemResult } from './training/recipe.js';
+
+// Teacher labels
+export {
+  LlmClient, LlmError, parseRanking, buildRankingMessages, buildReasonMessages, truncateWords, rankCall, slidingWindowRank, windowSpans,
+  preRankAndSelect, preRankedRank, labelQuery, labelQueries, summarizeLabels, isCleanLabel,
+} from './teacher/index.js';
+export type {
+  ChatMessage, ChatResult, CallLog, LlmClientOptions, ParsedRanking, Candidate, CallFailure, Scorer, SlidingWindowOptions, PreRankedOptions,
+  PreRankedResult, TeacherLabel, LabelMode, LabelOptions, LabelSummary, QueryCandidates,
+} from './teacher/index.js';
+
+// Retrieval and query augmentation
+export { Bm25Index, bm25Scorer, englishAnalyzer, tokenize, LUCENE_ENGLISH_STOP_WORDS, roundRobin, reciprocalRankFusion, fuseRuns } from './retrieval/index.js';
+export type { Bm25Options, Bm25Hit, CollectionStats, Analyzer, FusionMethod } from './retrieval/index.js';
+export { SentenceCropper, augmentQueries, splitSentences } from './augmentation/index.js';
+export type { QueryGenerator, SentenceCropOptions, AugmentedQuery } from './augmentation/index.js';

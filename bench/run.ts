@@ -1,0 +1,349 @@
+// `npm run bench`: rankdistill against PyTorch + transformers on the same machine, in the same run.
+// Every case runs in its own process on each side (so the peak RSS is that case's), timed as the
+// median of timed iterations after warm-up, in alternating rounds; each side keeps its best round,
+// which damps the noise of a shared machine. Reported: throughput ratio ours / PyTorch (> 1: faster
+// than PyTorch) and peak-memory ratio ours / PyTorch. Results: bench/results/bench-<time>.json and
+// bench/results/latest.json.
+//
+//   npm run bench [-- --quick] [-- --rounds N] [-- --only bert-train,loss]
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../src/backend/index.js';
+import { CrossEncoder } from '../src/models/cross-encoder.js';
+import { TextTokenizer } from '../src/tokenization/tokenizer.js';
+import { AdamW, clipByGlobalNorm } from '../src/training/optimizer.js';
+import { getLoss } from '../src/losses/registry.js';
+import { readBm25Json } from '../src/data/index.js';
+// @ts-expect-error plain .mjs script without type declarations
+import { ensurePeer } from '../scripts/peer-venv.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.basename(path.dirname(here)) === 'dist' ? path.resolve(here, '..', '..') : path.resolve(here, '..');
+const dataDir = path.resolve(process.env.RANKDISTILL_DATA ?? path.join(root, '..', 'shared', 'data'));
+
+interface BertShape {
+  hidden: number;
+  layers: number;
+  heads: number;
+  intermediate: number;
+  seq: number;
+  batch: number;
+}
+interface Case {
+  id: string;
+  kind: 'bert-infer' | 'bert-train' | 'loss' | 'rerank';
+  what: string;
+  config: Record<string, unknown>;
+  warmup: number;
+  iters: number;
+  /** Items processed per iteration (pairs or lists), for throughput. */
+  items: number;
+  /** Our backend for this case when not the default (the peer is always PyTorch on the CPU). */
+  backend?: 'wasm' | 'cpu';
+}
+
+const TINY = { hidden: 128, layers: 2, heads: 2, intermediate: 512 }; // ms-marco-TinyBERT-L-2-v2
+const MINI = { hidden: 256, layers: 4, heads: 4, intermediate: 1024 }; // MiniLM-L4-H256-like
+const BASE2 = { hidden: 768, layers: 2, heads: 12, intermediate: 3072 }; // two BERT-base layers
+
+function cases(quick: boolean): Case[] {
+  const it = (n: number) => (quick ? Math.max(2, Math.ceil(n / 3)) : n);
+  const bert = (kind: 'bert-infer' | 'bert-train', name: string, shape: object, seq: number, batch: number, iters: number): Case => ({
+    id: `${kind}/${name}-s${seq}-b${batch}`,
+    kind,
+    what: `${kind === 'bert-infer' ? 'forward, eval mode' : 'train step: forward + backward + clip + AdamW'} ${name} seq ${seq}, ${batch} pairs${kind === 'bert-train' ? ` (${batch / 8} lists of 8)` : ''}`,
+    config: { ...shape, seq, batch },
+    warmup: 2,
+    iters: it(iters),
+    items: batch,
+  });
+  const loss = (name: string, lists: number, listSize: number): Case => ({
+    id: `loss/${name}-${lists}x${listSize}`,
+    kind: 'loss',
+    what: `${name} value + gradient, ${lists} lists of ${listSize}`,
+    config: { loss: name, lists, listSize },
+    warmup: 3,
+    iters: it(30),
+    items: lists,
+  });
+  const other = (backend: 'wasm' | 'cpu', kind: 'bert-infer' | 'bert-train'): Case => ({
+    ...bert(kind, 'tinybert-l2', TINY, 128, 8, 2),
+    id: `${kind}/tinybert-l2-s128-b8@${backend}`,
+    backend,
+    warmup: 1,
+  });
+  return [
+    bert('bert-infer', 'tinybert-l2', TINY, 128, 64, 10),
+    bert('bert-infer', 'tinybert-l2', TINY, 256, 32, 10),
+    bert('bert-train', 'tinybert-l2', TINY, 128, 32, 10),
+    bert('bert-train', 'tinybert-l2', TINY, 256, 16, 10),
+    bert('bert-infer', 'mini-l4-h256', MINI, 128, 32, 8),
+    bert('bert-infer', 'mini-l4-h256', MINI, 256, 16, 8),
+    bert('bert-train', 'mini-l4-h256', MINI, 128, 16, 8),
+    bert('bert-train', 'mini-l4-h256', MINI, 256, 8, 8),
+    bert('bert-infer', 'base-2layers', BASE2, 128, 16, 5),
+    bert('bert-infer', 'base-2layers', BASE2, 256, 8, 5),
+    bert('bert-train', 'base-2layers', BASE2, 128, 8, 4),
+    bert('bert-train', 'base-2layers', BASE2, 256, 4, 4),
+    loss('ranknet', 32, 30),
+    loss('softmax_cross_entropy', 32, 30),
+    loss('ranknet', 16, 100),
+    {
+      id: 'rerank/tinybert-l2-dl19-top100',
+      kind: 'rerank',
+      what: "rerank one DL19 query's BM25 top-100 from text: tokenize + score (sentence-transformers CrossEncoder.predict on the peer)",
+      config: { seq: 256, batch: 32 },
+      warmup: 1,
+      iters: it(6),
+      items: 100,
+    },
+    other('wasm', 'bert-infer'),
+    other('wasm', 'bert-train'),
+    other('cpu', 'bert-infer'),
+    other('cpu', 'bert-train'),
+  ];
+}
+
+async function timed(fn: () => Promise<void>, warmup: number, iters: number): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const ms: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t = performance.now();
+    await fn();
+    ms.push(performance.now() - t);
+  }
+  ms.sort((a, b) => a - b);
+  return ms.length % 2 ? ms[(ms.length - 1) / 2] : (ms[ms.length / 2 - 1] + ms[ms.length / 2]) / 2;
+}
+
+function bertModel(c: BertShape): CrossEncoder {
+  return new CrossEncoder({
+    vocab_size: 30522, hidden_size: c.hidden, num_hidden_layers: c.layers, num_attention_heads: c.heads,
+    intermediate_size: c.intermediate, max_position_embeddings: 512, num_labels: 1,
+  });
+}
+
+function bertInputs(c: BertShape) {
+  let s = 1;
+  const ids = Array.from({ length: c.batch * c.seq }, () => 1000 + ((s = (s * 1103515245 + 12345) >>> 0) % 29000));
+  return {
+    inputIds: tf.tensor2d(ids, [c.batch, c.seq], 'int32'),
+    attentionMask: tf.ones([c.batch, c.seq], 'int32') as tf.Tensor2D,
+    tokenTypeIds: tf.zeros([c.batch, c.seq], 'int32') as tf.Tensor2D,
+  };
+}
+
+/** Runs one case on our side; returns the median milliseconds per iteration. */
+async function ours(c: Case, rerankSetup: RerankSetup): Promise<number> {
+  if (c.kind === 'bert-infer' || c.kind === 'bert-train') {
+    const shape = c.config as unknown as BertShape;
+    const model = bertModel(shape);
+    const x = bertInputs(shape);
+    const vars = model.trainableVariables();
+    const opt = new AdamW({ lr: 1e-5, weightDecay: 0.01 });
+    try {
+      if (c.kind === 'bert-infer') {
+        return await timed(async () => {
+          const out = tf.tidy(() => tf.sum(model.logits(x, false)));
+          await out.data();
+          out.dispose();
+        }, c.warmup, c.iters);
+      }
+      return await timed(async () => {
+        const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(model.logits(x, true))) as tf.Scalar, [...vars.values()]);
+        const byTf = new Map([...vars].map(([n, v]) => [v.name, n]));
+        const named = new Map(Object.entries(grads).map(([k, g]) => [byTf.get(k)!, g]));
+        const clipped = clipByGlobalNorm(named, 1.0);
+        tf.dispose(Object.values(grads));
+        opt.apply(vars, clipped.grads, 1e-5);
+        tf.dispose([...clipped.grads.values()]);
+        await value.data();
+        value.dispose();
+      }, c.warmup, c.iters);
+    } finally {
+      tf.dispose(Object.values(x));
+      opt.dispose();
+      model.dispose();
+    }
+  }
+  if (c.kind === 'loss') {
+    const { loss, lists, listSize } = c.config as { loss: string; lists: number; listSize: number };
+    let s = 7;
+    const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const scores = tf.tensor2d(Array.from({ length: lists * listSize }, () => rnd() * 4 - 2), [lists, listSize]);
+    const labels = tf.tensor2d(Array.from({ length: lists * listSize }, () => Math.floor(rnd() * 4)), [lists, listSize]);
+    const mask = tf.onesLike(labels) as tf.Tensor2D;
+    const fn = getLoss(loss);
+    try {
+      return await timed(async () => {
+        const g = tf.grad((x: tf.Tensor) => fn(x as tf.Tensor2D, labels, mask).loss)(scores);
+        await g.data();
+        g.dispose();
+      }, c.warmup, c.iters);
+    } finally {
+      tf.dispose([scores, labels, mask]);
+    }
+  }
+  const { seq, batch } = c.config as { seq: number; batch: number };
+  const model = await CrossEncoder.fromPretrained(rerankSetup.modelDir, { maxLength: seq });
+  const pairs = JSON.parse(fs.readFileSync(rerankSetup.pairsFile, 'utf8')) as Array<[string, string]>;
+  try {
+    return await timed(async () => {
+      await model.score(pairs, { batchSize: batch });
+    }, c.warmup, c.iters);
+  } finally {
+    model.dispose();
+  }
+}
+
+interface RerankSetup {
+  modelDir: string;
+  pairsFile: string;
+}
+
+/** A TinyBERT-shaped cross-encoder with the real MS MARCO tokenizer, saved in HF layout for both sides. */
+async function setupRerank(tmp: string): Promise<RerankSetup> {
+  const tokDir = path.join(dataDir, 'ms-marco-TinyBERT-L-2-v2-tokenizer-config');
+  const model = new CrossEncoder({ ...hfBert(TINY), max_position_embeddings: 512 }, { tokenizer: TextTokenizer.fromDir(tokDir, { maxLength: 256 }), maxLength: 256 });
+  const modelDir = path.join(tmp, 'tinybert');
+  await model.save(modelDir);
+  model.dispose();
+  const lists = await readBm25Json(path.join(dataDir, 'trec-dl-2019-passage', 'bm25-top100.json'));
+  const first = lists[0];
+  const pairs = first.hits.slice(0, 100).map((h) => [first.query, h.text] as [string, string]);
+  const pairsFile = path.join(tmp, 'pairs.json');
+  fs.writeFileSync(pairsFile, JSON.stringify(pairs));
+  return { modelDir, pairsFile };
+}
+
+function hfBert(s: { hidden: number; layers: number; heads: number; intermediate: number }) {
+  return { vocab_size: 30522, hidden_size: s.hidden, num_hidden_layers: s.layers, num_attention_heads: s.heads, intermediate_size: s.intermediate, num_labels: 1 };
+}
+
+interface Measured {
+  ms: number;
+  peakRssMb: number;
+}
+
+function parseChild(r: ReturnType<typeof spawnSync>, who: string): Measured {
+  if (r.status !== 0) throw new Error(`${who} failed (${r.status}): ${String(r.stderr).slice(-2000)}`);
+  const lines = String(r.stdout).trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]) as Measured;
+}
+
+function peer(python: string, c: Case, setup: RerankSetup, threads: number): Measured {
+  const input = { ...c, config: c.kind === 'rerank' ? { ...c.config, modelDir: setup.modelDir, pairsFile: setup.pairsFile } : c.config };
+  const r = spawnSync(python, [path.join(root, 'bench', 'peer', 'bench_peer.py'), String(threads)], {
+    input: JSON.stringify(input),
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    env: { ...process.env, OMP_NUM_THREADS: String(threads), TRANSFORMERS_VERBOSITY: 'error', TOKENIZERS_PARALLELISM: 'false' },
+  });
+  return parseChild(r, `PyTorch peer (${c.id})`);
+}
+
+/** Runs one case of ours in a fresh process (the same entry point, with --child). */
+function oursInChild(c: Case, setup: RerankSetup): Measured {
+  const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], '--child', JSON.stringify({ c, setup })], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    env: { ...process.env, ...(c.backend ? { RANKDISTILL_BACKEND: c.backend } : {}) },
+  });
+  return parseChild(r, `rankdistill (${c.id})`);
+}
+
+async function child(arg: string): Promise<void> {
+  const { c, setup } = JSON.parse(arg) as { c: Case; setup: RerankSetup };
+  await initBackend();
+  const ms = await ours(c, setup);
+  console.log(JSON.stringify({ ms, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false }, rounds: { type: 'string', default: '2' }, only: { type: 'string' },
+      out: { type: 'string' }, child: { type: 'string' },
+    },
+  });
+  if (values.child) return child(values.child);
+  const info = await initBackend();
+  const threads = info.threads ?? os.cpus().length;
+  const only = values.only?.split(',');
+  const list = cases(values.quick!).filter((c) => !only || only.some((o) => c.id.startsWith(o)));
+  if (!fs.existsSync(dataDir)) throw new Error(`data directory ${dataDir} not found: set RANKDISTILL_DATA`);
+  const python = (ensurePeer as (o: { quiet: boolean }) => string)({ quiet: false });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rankdistill-bench-'));
+  const setup = await setupRerank(tmp);
+  const rounds = Number(values.rounds);
+  const best = new Map<string, { ours: Measured; peer: Measured }>();
+  const keep = (id: string, side: 'ours' | 'peer', m: Measured) => {
+    const b = best.get(id) ?? { ours: { ms: Infinity, peakRssMb: 0 }, peer: { ms: Infinity, peakRssMb: 0 } };
+    b[side] = { ms: Math.min(b[side].ms, m.ms), peakRssMb: Math.max(b[side].peakRssMb, m.peakRssMb) };
+    best.set(id, b);
+  };
+  console.log(`rankdistill bench: ${info.backend} (${info.package}@${info.version}, TF ${info.tensorflow ?? '-'}, ${threads} threads) vs PyTorch; ${list.length} cases × ${rounds} rounds`);
+  for (let r = 0; r < rounds; r++) {
+    for (const c of list) {
+      const o = oursInChild(c, setup);
+      const p = peer(python, c, setup, threads);
+      keep(c.id, 'ours', o);
+      keep(c.id, 'peer', p);
+      process.stderr.write(`  round ${r + 1} ${c.id}: ours ${o.ms.toFixed(1)} ms ${o.peakRssMb.toFixed(0)} MB, torch ${p.ms.toFixed(1)} ms ${p.peakRssMb.toFixed(0)} MB\n`);
+    }
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+  const torchVersion = spawnSync(python, ['-c', 'import torch, transformers; print(torch.__version__, transformers.__version__)'], { encoding: 'utf8' }).stdout.trim().split(' ');
+  const results = list.map((c) => {
+    const b = best.get(c.id)!;
+    return {
+      id: c.id, what: c.what, backend: c.backend ?? info.backend, config: c.config, items_per_iteration: c.items,
+      ours_ms: round(b.ours.ms), pytorch_ms: round(b.peer.ms),
+      ours_items_per_s: round((c.items * 1000) / b.ours.ms), pytorch_items_per_s: round((c.items * 1000) / b.peer.ms),
+      speed_ratio: round(b.peer.ms / b.ours.ms, 3),
+      ours_peak_rss_mb: round(b.ours.peakRssMb, 0), pytorch_peak_rss_mb: round(b.peer.peakRssMb, 0),
+      memory_ratio: round(b.ours.peakRssMb / b.peer.peakRssMb, 3),
+    };
+  });
+  const native = results.filter((r) => !list.find((c) => c.id === r.id)!.backend);
+  const geomean = (xs: number[]) => round(Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length), 3);
+  const report = {
+    date: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
+    ours: { backend: info.backend, package: `${info.package}@${info.version}`, tensorflow: info.tensorflow, threads },
+    peer: { torch: torchVersion[0], transformers: torchVersion[1], threads },
+    method: `each case in its own process per side; median of timed iterations after warm-up; best of ${rounds} alternating rounds; speed_ratio = PyTorch ms / ours ms (> 1: we are faster); memory_ratio = our peak RSS / PyTorch's`,
+    results,
+    geomean_speed_ratio_native: geomean(native.map((r) => r.speed_ratio)),
+    geomean_memory_ratio_native: geomean(native.map((r) => r.memory_ratio)),
+  };
+  const outDir = path.join(root, 'bench', 'results');
+  fs.mkdirSync(outDir, { recursive: true });
+  const file = values.out ?? path.join(outDir, `bench-${report.date.replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const w = Math.max(...results.map((r) => r.id.length));
+  console.log(`\n${'case'.padEnd(w)}  ${'ours ms'.padStart(9)}  ${'torch ms'.padStart(9)}  speed×  ${'ours MB'.padStart(8)}  ${'torch MB'.padStart(8)}  mem×`);
+  for (const r of results) {
+    console.log(
+      `${r.id.padEnd(w)}  ${r.ours_ms.toFixed(1).padStart(9)}  ${r.pytorch_ms.toFixed(1).padStart(9)}  ${r.speed_ratio.toFixed(2).padStart(6)}  ` +
+        `${String(r.ours_peak_rss_mb).padStart(8)}  ${String(r.pytorch_peak_rss_mb).padStart(8)}  ${r.memory_ratio.toFixed(2)}`,
+    );
+  }
+  console.log(`native backend, geometric means: speed ×${report.geomean_speed_ratio_native} (> 1: faster than PyTorch), memory ×${report.geomean_memory_ratio_native}\nwritten: ${file}`);
+}
+
+function round(x: number, d = 2): number {
+  const f = 10 ** d;
+  return Math.round(x * f) / f;
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
