@@ -41,6 +41,9 @@ export type { EvaluateOptions, EvaluationResult, MeasureSpec, TTestResult, Rando
 export { rerankRun } from './reranking/index.js';
 export type { RerankOptions, RerankResult, PairScorer } from './reranking/index.js';
 
+// Losses
+export * from './losses/index.js';
+
 // Training
 export { AdamW, clipByGlobalNorm, defaultDecay } from './training/optimizer.js';
 export type { AdamWOptions, OptimizerState } from './training/optimizer.js';

@@ -11,11 +11,10 @@ import {
   maskedLogits,
   nonEmptyLists,
   PAD_LOGIT,
-  permutationMatrix,
   reduceLists,
   safeDiv,
   sanitize,
-  sortPositions,
+  sortPermutation,
   type ListReduction,
   type SortKey,
 } from './utils.js';
@@ -80,17 +79,20 @@ function poly1Body(opts: SoftmaxCrossEntropyOptions, epsilon: number): RankingLo
           ? labelSoftmax(labels, mask, opts.labelTemperature ?? 1)
           : (safeDiv(y, tf.expandDims(labelSum, 1)) as tf.Tensor2D);
       const logq = maskedLogSoftmax(tf.div(scores, t) as tf.Tensor2D, mask);
-      let perList = tf.neg(tf.sum(tf.mul(target, logq), 1)) as tf.Tensor1D;
-      if (epsilon !== 0) {
-        const pt = tf.sum(tf.mul(target, tf.exp(logq)), 1);
-        perList = tf.add(perList, tf.mul(epsilon, tf.sub(1, pt))) as tf.Tensor1D;
-      }
       const hasTarget = tf.sum(target, 1);
       let w = opts.listWeights === 'uniform' ? tf.cast(tf.greater(hasTarget, 0), 'float32') : labelSum;
       // A softmax target exists for any non-empty list; 'label_sum' still weighs all-zero lists 0.
       w = tf.mul(w, nonEmptyLists(mask)) as tf.Tensor1D;
-      perList = tf.where(tf.greater(w, 0), perList, tf.zerosLike(perList)) as tf.Tensor1D;
-      return { loss: reduceLists(perList, w as tf.Tensor1D, mask, reduction), perList };
+      const keep = (x: tf.Tensor) => tf.where(tf.greater(w, 0), x, tf.zerosLike(x)) as tf.Tensor1D;
+      const ce = keep(tf.neg(tf.sum(tf.mul(target, logq), 1)));
+      if (epsilon === 0) return { loss: reduceLists(ce, w as tf.Tensor1D, mask, reduction), perList: ce };
+      const poly = keep(tf.mul(epsilon, tf.sub(1, tf.sum(tf.mul(target, tf.exp(logq)), 1))));
+      const perList = tf.add(ce, poly) as tf.Tensor1D;
+      return {
+        loss: reduceLists(perList, w as tf.Tensor1D, mask, reduction),
+        perList,
+        components: { cross_entropy: reduceLists(ce, w as tf.Tensor1D, mask, reduction), poly1: reduceLists(poly, w as tf.Tensor1D, mask, reduction) },
+      };
     });
 }
 
@@ -202,7 +204,7 @@ function plackettLuce(opts: ListMLEOptions, weightFn: ((r: number, n: number) =>
       const keys: SortKey[] = [{ x: labels, descending: true }];
       if (ties === 'score') keys.push({ x: s, descending: true });
       else if (noise) keys.push({ x: tf.tensor2d(noise, [b, n]), descending: true });
-      const p = permutationMatrix(sortPositions(keys, mask));
+      const p = sortPermutation(keys, mask);
       const sorted = applyPermutation(p, s);
       const len = listLengths(mask);
       const pos = tf.range(0, n, 1, 'float32');

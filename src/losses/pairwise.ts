@@ -1,5 +1,6 @@
 // Pairwise losses over all pairs (i, j) of a list with label_i > label_j, both real items.
 import * as tf from '@tensorflow/tfjs-core';
+import { InputError } from '../utils/errors.js';
 import type { LossResult, RankingLoss } from './types.js';
 import { checkOptions, listLengths, maskedLabels, pairDiff, preferredPairs, safeDiv, sanitize } from './utils.js';
 
@@ -55,7 +56,7 @@ export function rankNet(opts: RankNetOptions = {}): RankingLoss {
   checkOptions('ranknet', opts, { ...commonSpec(), sigma: 'positive', logBase: 'positive' });
   const scale = (opts.sigma ?? 1) / (opts.temperature ?? 1);
   const lnBase = Math.log(opts.logBase ?? Math.E);
-  if (!(lnBase > 0)) throw new Error('ranknet: logBase must be > 1');
+  if (!(lnBase > 0)) throw new InputError(`logBase of loss 'ranknet' must be > 1`, { field: 'lossOptions.logBase' });
   // softplus(-x) = log(1 + exp(-x)) without overflow for large |x|.
   return pairwiseLoss(opts, (d) => tf.div(tf.softplus(tf.mul(d, -scale)), lnBase) as tf.Tensor3D);
 }

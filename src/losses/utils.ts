@@ -59,11 +59,25 @@ export function sumByNonzeroWeights(values: tf.Tensor1D, weights: tf.Tensor1D): 
   return safeDiv(tf.sum(tf.mul(values, weights)), n) as tf.Scalar;
 }
 
-/** The identity on values with a zero gradient (tfjs has no stop_gradient; comparisons have no gradient). */
-export const stopGradient: <T extends tf.Tensor>(x: T) => T = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
-  value: tf.clone(args[0] as tf.Tensor),
-  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
-})) as <T extends tf.Tensor>(x: T) => T;
+/**
+ * fn(inputs) with no gradient, cut off from the tape. tfjs has no stop_gradient, and its tape
+ * rejects ops without a gradient (comparisons) anywhere on a path from the differentiated input to
+ * the loss, even where the gradient would be 0. fn runs inside a custom op whose only recorded input
+ * is a fresh constant, so neither the inputs nor anything computed from the result lead back to them.
+ */
+export function noGrad<T extends tf.Tensor>(fn: (...xs: tf.Tensor[]) => T, inputs: tf.Tensor[]): T {
+  const anchor = tf.scalar(0);
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    value: fn(...inputs),
+    gradFunc: () => tf.zerosLike(args[0] as tf.Tensor),
+  }));
+  return f(anchor) as T;
+}
+
+/** The identity on values, with no gradient. */
+export function stopGradient<T extends tf.Tensor>(x: T): T {
+  return noGrad((y) => tf.clone(y) as T, [x]);
+}
 
 /** A sort key: a [lists, n] tensor (no gradient is taken through it) and its direction. */
 export interface SortKey {
@@ -76,12 +90,37 @@ export interface SortKey {
  * first, remaining ties by input index. Returned as float [lists, n]; no gradient.
  */
 export function sortPositions(keys: SortKey[], mask: tf.Tensor2D): tf.Tensor2D {
+  return noGrad(
+    (...xs) =>
+      positionsOf(
+        keys.map((k, i) => ({ x: xs[i] as tf.Tensor2D, descending: k.descending })),
+        xs[keys.length] as tf.Tensor2D,
+      ),
+    [...keys.map((k) => k.x), mask],
+  );
+}
+
+/** The permutation matrix that sorts by `keys` (see sortPositions); no gradient. */
+export function sortPermutation(keys: SortKey[], mask: tf.Tensor2D): tf.Tensor3D {
+  return noGrad(
+    (...xs) =>
+      permutationMatrix(
+        positionsOf(
+          keys.map((k, i) => ({ x: xs[i] as tf.Tensor2D, descending: k.descending })),
+          xs[keys.length] as tf.Tensor2D,
+        ),
+      ),
+    [...keys.map((k) => k.x), mask],
+  );
+}
+
+function positionsOf(keys: SortKey[], mask: tf.Tensor2D): tf.Tensor2D {
   const n = mask.shape[1];
   // before[b, i, j] = 1 when item j is placed before item i.
   const idx = tf.range(0, n, 1, 'float32');
   let acc: tf.Tensor = tf.cast(tf.less(tf.expandDims(idx, 0), tf.expandDims(idx, 1)), 'float32'); // j < i
   for (let k = keys.length - 1; k >= 0; k--) {
-    const x = stopGradient(sanitize(keys[k].x, mask));
+    const x = sanitize(keys[k].x, mask);
     const xi = tf.expandDims(x, 2);
     const xj = tf.expandDims(x, 1);
     const gt = tf.cast(keys[k].descending ? tf.greater(xj, xi) : tf.less(xj, xi), 'float32');
@@ -137,7 +176,7 @@ export function positionDiscounts(n: number, k?: number): tf.Tensor1D {
 /** Ideal DCG@k per list from (already scaled) gains: gains sorted descending times discounts. */
 export function idealDcg(gains: tf.Tensor2D, mask: tf.Tensor2D, k?: number): tf.Tensor1D {
   const n = gains.shape[1];
-  const sorted = applyPermutation(permutationMatrix(sortPositions([{ x: gains, descending: true }], mask)), stopGradient(gains));
+  const sorted = applyPermutation(sortPermutation([{ x: gains, descending: true }], mask), stopGradient(gains));
   return tf.sum(tf.mul(sorted, positionDiscounts(n, k)), 1) as tf.Tensor1D;
 }
 
@@ -172,7 +211,7 @@ export function nonEmptyLists(mask: tf.Tensor2D): tf.Tensor1D {
 }
 
 /** What an option may be: a JS type, or a list of allowed values. */
-export type OptionSpec = 'number' | 'positive' | 'nonnegative' | 'integer' | 'boolean' | 'function' | readonly (string | number | boolean)[];
+export type OptionSpec = 'number' | 'positive' | 'nonnegative' | 'integer' | 'count' | 'boolean' | 'function' | readonly (string | number | boolean)[];
 
 /**
  * Checks loss options (they often come from config files): unknown keys and bad values throw an
@@ -203,6 +242,8 @@ function optionMatches(a: OptionSpec, v: unknown): boolean {
       return typeof v === 'number' && Number.isFinite(v) && v >= 0;
     case 'integer':
       return typeof v === 'number' && Number.isInteger(v) && v > 0;
+    case 'count':
+      return typeof v === 'number' && Number.isInteger(v) && v >= 0;
     case 'boolean':
       return typeof v === 'boolean';
     case 'function':
@@ -213,5 +254,5 @@ function optionMatches(a: OptionSpec, v: unknown): boolean {
 
 function describeSpec(a: OptionSpec): string {
   if (Array.isArray(a)) return `one of ${a.map((x) => JSON.stringify(x)).join(', ')}`;
-  return a === 'integer' ? 'a positive integer' : a === 'positive' ? 'a positive number' : a === 'nonnegative' ? 'a number ≥ 0' : `a ${a}`;
+  return a === 'integer' ? 'a positive integer' : a === 'count' ? 'an integer ≥ 0' : a === 'positive' ? 'a positive number' : a === 'nonnegative' ? 'a number ≥ 0' : `a ${a}`;
 }
