@@ -41,6 +41,14 @@ export type { EvaluateOptions, EvaluationResult, MeasureSpec, TTestResult, Rando
 export { rerankRun } from './reranking/index.js';
 export type { RerankOptions, RerankResult, PairScorer } from './reranking/index.js';
 
+export { T5Model, loadT5, relativePositionBucket, type KV, type EncoderContext } from './models/t5/model.js';
+export { t5Config, parseT5Config, readT5Config, t5ConfigJson, T5_DEFAULTS, type T5Config } from './models/t5/config.js';
+export { generate, sampleToken, DocT5QueryGenerator, type GenerateOptions, type DocT5QueryOptions } from './models/t5/generation.js';
+export {
+  T5Ranker, monoT5, rankT5, rankT5Encoder, twolar, monoT5CrossEntropy, tokenCrossEntropy, t5InputText, T5_HEADS,
+  type T5Head, type T5RankerOptions, type T5Batch,
+} from './models/t5/rankers.js';
+
 // Losses
 export * from './losses/index.js';
 

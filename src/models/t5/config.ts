@@ -133,6 +133,16 @@ export function readT5Config(file: string): T5Config {
   return parseT5Config(raw as Record<string, unknown>, file);
 }
 
+/** Config keys transformers 5.x validates as floats: it rejects `1` where it expects `1.0`. */
+const FLOAT_KEYS = ['dropout_rate', 'layer_norm_epsilon', 'initializer_factor', 'classifier_dropout'];
+
+/** config.json text; integral values of float fields keep a `.0` (JSON.stringify would drop it). */
+export function t5ConfigText(json: Record<string, unknown>): string {
+  let text = JSON.stringify(json, null, 2);
+  for (const k of FLOAT_KEYS) text = text.replace(new RegExp(`("${k}": )(-?\\d+)(,?\n)`), '$1$2.0$3');
+  return `${text}\n`;
+}
+
 /** The config.json transformers writes for T5ForConditionalGeneration (hub layout, readable by 4.x and 5.x). */
 export function t5ConfigJson(c: T5Config, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const { act, gated } = feedForwardKind(c.feed_forward_proj);

@@ -2,6 +2,7 @@
 // (the encoder runs once, cross-attention keys/values are computed once, each step feeds one token).
 // Plus a docT5query-style query generator for query augmentation.
 import * as tf from '@tensorflow/tfjs-core';
+import type { QueryGenerator } from '../../augmentation/index.js';
 import type { TextTokenizer } from '../../tokenization/tokenizer.js';
 import { SeededRandom } from '../../training/random.js';
 import type { KV, T5Model } from './model.js';
@@ -32,12 +33,28 @@ export function argmax(a: ArrayLike<number>, start = 0, end = a.length): number 
   return best - start;
 }
 
+/** Indices of the k largest values, best first (ties: lower index first); one pass, no full sort. */
+export function topKIndices(a: ArrayLike<number>, k: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < a.length; i++) {
+    if (out.length === k && !(a[i] > a[out[k - 1]])) continue;
+    let j = out.length === k ? k - 1 : out.length;
+    while (j > 0 && a[out[j - 1]] < a[i]) {
+      if (j < k) out[j] = out[j - 1];
+      j--;
+    }
+    out[j] = i;
+    if (out.length > k) out.length = k;
+  }
+  return out;
+}
+
 /** Samples from one row of logits with temperature, top-k then top-p filtering (HF's order). */
 export function sampleToken(logits: ArrayLike<number>, rng: SeededRandom, opts: { temperature?: number; topK?: number; topP?: number } = {}): number {
   const t = opts.temperature ?? 1;
   const n = logits.length;
-  let idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);
-  if (opts.topK && opts.topK > 0) idx = idx.slice(0, opts.topK);
+  const k = opts.topK && opts.topK > 0 ? Math.min(opts.topK, n) : n;
+  let idx = k < n ? topKIndices(logits, k) : Array.from({ length: n }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);
   const max = logits[idx[0]] / t;
   const w = idx.map((i) => Math.exp(logits[i] / t - max));
   let total = w.reduce((a, b) => a + b, 0);
@@ -116,17 +133,12 @@ export async function generate(model: T5Model, inputIds: tf.Tensor2D, attentionM
   });
 }
 
-/** Generates queries for a passage (query augmentation). Same shape as src/augmentation's interface. */
-export interface QueryGenerator {
-  generate(passage: string, n: number): Promise<string[]>;
-}
-
 export interface DocT5QueryOptions extends Omit<GenerateOptions, 'doSample'> {
   /** Passage tokens kept (default 512). */
   maxInputLength?: number;
   /** Text put before the passage (default none: docT5query reads the raw passage). */
   prefix?: string;
-  /** Drop repeated queries and empty ones (default true). */
+  /** Return distinct, non-empty queries, sampling again (up to 3 rounds) to make up for repeats (default true). */
   unique?: boolean;
 }
 
@@ -136,6 +148,7 @@ export interface DocT5QueryOptions extends Omit<GenerateOptions, 'doSample'> {
  * seeded stream, so repeated calls give new samples and a run is reproducible.
  */
 export class DocT5QueryGenerator implements QueryGenerator {
+  readonly name = 'doct5query';
   private calls = 0;
   constructor(
     readonly model: T5Model,
@@ -143,8 +156,18 @@ export class DocT5QueryGenerator implements QueryGenerator {
     readonly opts: DocT5QueryOptions = {},
   ) {}
 
+  /** `n` samples (`unique: false`), or up to `n` distinct non-empty queries. */
   async generate(passage: string, n: number): Promise<string[]> {
     if (n <= 0) return [];
+    if (this.opts.unique === false) return this.sample(passage, n);
+    const out = new Set<string>();
+    for (let round = 0; round < 3 && out.size < n; round++) {
+      for (const q of await this.sample(passage, n - out.size)) if (q && out.size < n) out.add(q);
+    }
+    return [...out];
+  }
+
+  private async sample(passage: string, n: number): Promise<string[]> {
     const o = this.opts;
     const enc = await this.tokenizer.encodeBatch(new Array(n).fill(`${o.prefix ?? ''}${passage}`), undefined, { maxLength: o.maxInputLength ?? 512 });
     const ids = tf.tensor2d(enc.inputIds, [enc.batch, enc.seqLen], 'int32');
@@ -152,17 +175,18 @@ export class DocT5QueryGenerator implements QueryGenerator {
     let rows: number[][];
     try {
       rows = await generate(this.model, ids, mask, {
-        maxNewTokens: 64,
-        topK: 10,
-        ...o,
+        maxNewTokens: o.maxNewTokens ?? 64,
+        topK: o.topK ?? 10,
+        topP: o.topP,
+        temperature: o.temperature,
+        eosTokenId: o.eosTokenId,
+        useCache: o.useCache,
         doSample: true,
         seed: (o.seed ?? 42) + 7919 * this.calls++,
       });
     } finally {
       tf.dispose([ids, mask]);
     }
-    const texts = (await Promise.all(rows.map((r) => this.tokenizer.decode(r, { skipSpecialTokens: true })))).map((t) => t.trim());
-    if (o.unique === false) return texts;
-    return [...new Set(texts.filter((t) => t.length > 0))];
+    return (await Promise.all(rows.map((r) => this.tokenizer.decode(r, { skipSpecialTokens: true })))).map((t) => t.trim());
   }
 }

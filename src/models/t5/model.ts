@@ -9,7 +9,7 @@ import { readSafetensors, writeSafetensors, type SafetensorsFile, type StoredTen
 import { InputError } from '../../utils/errors.js';
 import { activation, additiveMask, dropout, linear, rmsNorm, SeedStream, type Activation } from '../common/layers.js';
 import { Parameters, type LoadReport } from '../common/parameters.js';
-import { feedForwardKind, readT5Config, t5Config, t5ConfigJson, type T5Config } from './config.js';
+import { feedForwardKind, readT5Config, t5Config, t5ConfigJson, t5ConfigText, type T5Config } from './config.js';
 
 /** Self-attention keys/values of one decoder layer, [batch, heads, positions, d_kv]. */
 export interface KV {
@@ -300,7 +300,7 @@ export class T5Model {
   save(dir: string, extraConfig: Record<string, unknown> = {}, extraTensors: Record<string, TensorToWrite> = {}): void {
     fs.mkdirSync(dir, { recursive: true });
     writeSafetensors(path.join(dir, 'model.safetensors'), { ...this.params.toTensors(), ...extraTensors }, { format: 'pt' });
-    fs.writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(t5ConfigJson(this.config, extraConfig), null, 2)}\n`);
+    fs.writeFileSync(path.join(dir, 'config.json'), t5ConfigText(t5ConfigJson(this.config, extraConfig)));
   }
 
   dispose(): void {
