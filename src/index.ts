@@ -43,11 +43,23 @@ export type { RerankOptions, RerankResult, PairScorer } from './reranking/index.
 
 export { T5Model, loadT5, relativePositionBucket, type KV, type EncoderContext } from './models/t5/model.js';
 export { t5Config, parseT5Config, readT5Config, t5ConfigJson, T5_DEFAULTS, type T5Config } from './models/t5/config.js';
-export { generate, sampleToken, DocT5QueryGenerator, type GenerateOptions, type DocT5QueryOptions } from './models/t5/generation.js';
+export {
+  generate as t5Generate, sampleToken, DocT5QueryGenerator, type GenerateOptions as T5GenerateOptions, type DocT5QueryOptions,
+} from './models/t5/generation.js';
 export {
   T5Ranker, monoT5, rankT5, rankT5Encoder, twolar, monoT5CrossEntropy, tokenCrossEntropy, t5InputText, T5_HEADS,
   type T5Head, type T5RankerOptions, type T5Batch,
 } from './models/t5/rankers.js';
+
+export { LlamaModel, KVCache, llamaParameterShapes, renameLlamaCheckpointKey, positionsFromMask } from './models/llama/model.js';
+export type { LlamaInputs, LlamaForwardOptions, LlamaOutputs } from './models/llama/model.js';
+export { llamaConfig, parseLlamaConfig, readLlamaConfig, llamaConfigJson, ropeInvFreq, LLAMA_DEFAULTS } from './models/llama/config.js';
+export type { LlamaConfig, RopeScaling } from './models/llama/config.js';
+export { generate as llamaGenerate, pickToken } from './models/llama/generation.js';
+export type { GenerateOptions as LlamaGenerateOptions, GenerateResult as LlamaGenerateResult } from './models/llama/generation.js';
+export { RraGpt, DEFAULT_TEMPLATE as RRA_GPT_DEFAULT_TEMPLATE } from './models/rra-gpt/ranker.js';
+export type { RraGptOptions, RraGptTemplate, RraGptBatch } from './models/rra-gpt/ranker.js';
+export { ReasonMap, passageReasons, readRraGptData, rraGptDataFromRecords } from './models/rra-gpt/data.js';
 
 // Losses
 export * from './losses/index.js';

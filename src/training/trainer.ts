@@ -197,12 +197,10 @@ export class Trainer {
             return r.loss;
           }, varList);
           const loss = (await value.data())[0];
-          value.dispose();
+          // Components are read before anything is disposed: one of them may be the loss tensor itself.
           const comps: Record<string, number> = {};
-          for (const [k, t] of Object.entries(components)) {
-            comps[k] = (await t.data())[0];
-            t.dispose();
-          }
+          for (const [k, t] of Object.entries(components)) comps[k] = (await t.data())[0];
+          tf.dispose([value, ...Object.values(components).filter((t) => t !== value)]);
           return { loss, grads: rename(grads), components: comps };
         } finally {
           this.model.disposeBatch(batch);

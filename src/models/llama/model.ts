@@ -169,9 +169,11 @@ export class LlamaModel {
   /** Copies a checkpoint's tensors in; missing or unexpected tensors and shape mismatches are errors. */
   loadWeights(file: string, extra: { optional?: (name: string) => boolean; ignore?: (name: string) => boolean } = {}): void {
     const rename = renameLlamaCheckpointKey(this.config);
+    // RRA-GPT's ranking layer rides along in the same file (transformers ignores it too).
+    const ignore = (n: string) => n.startsWith('rank_head.') || !!extra.ignore?.(n);
     const report = this.params.load(readSafetensors(file), {
       source: file,
-      rename: (n) => (extra.ignore?.(n) ? null : rename(n)),
+      rename: (n) => (ignore(n) ? null : rename(n)),
       optional: extra.optional,
     });
     if (report.unexpected.length) {
@@ -224,11 +226,13 @@ export class LlamaModel {
       let v = heads(linear(h, this.p(`${p}.self_attn.v_proj.weight`), opt(`${p}.self_attn.v_proj.bias`)), nkv);
       if (cache) ({ k, v } = cache.append(i, k, v));
       const T = k.shape[2];
-      // GQA: query head j reads key/value head j // (nh / nkv).
+      // GQA without copying keys/values: query head j = kv·rep + r reads kv head j // rep, so the
+      // rep query heads of one kv head are stacked along the sequence axis of a single matMul.
       const rep = nh / nkv;
-      const expand = (t: tf.Tensor4D) => (rep === 1 ? t : tf.reshape(tf.tile(tf.expandDims(t, 2), [1, 1, rep, 1, 1]), [B, nh, T, hd]));
-      const scores = tf.add(tf.matMul(tf.mul(q, 1 / Math.sqrt(hd)), expand(k), false, true), bias);
-      const ctx = tf.matMul(tf.softmax(scores), expand(v));
+      const qg = tf.reshape(tf.mul(q, 1 / Math.sqrt(hd)), [B, nkv, rep * S, hd]);
+      const scores = tf.add(tf.reshape(tf.matMul(qg, k, false, true), [B, nh, S, T]), bias);
+      const probs = tf.reshape(tf.softmax(scores), [B, nkv, rep * S, T]);
+      const ctx = tf.reshape(tf.matMul(probs, v), [B, nh, S, hd]);
       const merged = tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [B, S, nh * hd]);
       const a = tf.add(x, linear(merged, this.p(`${p}.self_attn.o_proj.weight`), opt(`${p}.self_attn.o_proj.bias`)));
       const h2 = rmsNorm(a, this.p(`${p}.post_attention_layernorm.weight`), c.rms_norm_eps);

@@ -1,0 +1,3 @@
+// RRA-GPT: decoder-only ranker with a ranking layer, trained jointly with relevance classification and reasons.
+export * from './ranker.js';
+export * from './data.js';
