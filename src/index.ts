@@ -61,6 +61,15 @@ export { RraGpt, DEFAULT_TEMPLATE as RRA_GPT_DEFAULT_TEMPLATE } from './models/r
 export type { RraGptOptions, RraGptTemplate, RraGptBatch } from './models/rra-gpt/ranker.js';
 export { ReasonMap, passageReasons, readRraGptData, rraGptDataFromRecords } from './models/rra-gpt/data.js';
 
+export {
+  RraBert, TermControlLayer, selectTokens, selectTokensFromTensor, specialTokenIds, DEFAULT_SELECTION, SelectReason, SELECT_REASON_NAMES,
+  RRA_CONFIG_FILE, TCL_WEIGHTS_FILE,
+} from './models/rra-bert/index.js';
+export type {
+  RraBertConfig, RraBertOptions, RraBatch, InspectedToken, TokenSelection, TokenSelectionConfig, SelectionTokens, TclPooling,
+  TermControlLayerConfig,
+} from './models/rra-bert/index.js';
+
 // Losses
 export * from './losses/index.js';
 
