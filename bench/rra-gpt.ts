@@ -25,8 +25,8 @@
 // Data: $RANKDISTILL_DATA (default ../shared/data).
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { initBackend } from '../src/backend/index.js';
+import { benchOptions } from './options.js';
 import { readBm25Json, readQrels, type CandidateList, type Qrels } from '../src/data/index.js';
 import { evaluateRun, pairedTTest, randomizationTest } from '../src/evaluation/index.js';
 import { RraGpt, readRraGptData } from '../src/models/rra-gpt/index.js';
@@ -34,20 +34,7 @@ import type { LlamaConfig } from '../src/models/llama/config.js';
 import { TextTokenizer } from '../src/tokenization/tokenizer.js';
 import { Trainer } from '../src/training/trainer.js';
 
-const { values: flags } = parseArgs({
-  options: Object.fromEntries(
-    ['seeds', 'steps', 'lists', 'eval-top', 'prompt-length', 'reason-tokens', 'hidden', 'layers', 'heads', 'kv-heads', 'alpha', 'beta', 'relevant-top', 'loss', 'lr', 'train-records', 'sets', 'out'].map((k) => [
-      k,
-      { type: 'string' as const },
-    ]),
-  ),
-});
-const opt = (flag: string, envName: string, dflt: string): string => (flags[flag] as string | undefined) ?? process.env[envName] ?? dflt;
-const num = (flag: string, envName: string, dflt: number): number => {
-  const v = Number(opt(flag, envName, String(dflt)));
-  if (!Number.isFinite(v)) throw new Error(`--${flag} / ${envName} must be a number`);
-  return v;
-};
+const { opt, num } = benchOptions(['seeds', 'steps', 'lists', 'eval-top', 'prompt-length', 'reason-tokens', 'hidden', 'layers', 'heads', 'kv-heads', 'alpha', 'beta', 'relevant-top', 'loss', 'lr', 'train-records', 'sets', 'out']);
 
 const S = {
   seeds: num('seeds', 'RRA_GPT_SEEDS', 3),

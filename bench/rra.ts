@@ -17,23 +17,13 @@
 // Data: $RANKDISTILL_DATA (default ../shared/data).
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { CrossEncoder, DEMO_DEFAULTS, defaultDataDir, initBackend, listsFromPermutations, listsFromTeacherRun, Trainer, type TrainingList } from '../src/index.js';
-import { readBm25Json, readCorpusTsv, readQrels, readReason2Rank, readTrecRun, type CandidateList, type Qrels } from '../src/data/index.js';
+import { CrossEncoder, DEMO_DEFAULTS, defaultDataDir, initBackend, loadTeacherLists, Trainer } from '../src/index.js';
+import { readBm25Json, readCorpusTsv, readQrels, type CandidateList, type Qrels } from '../src/data/index.js';
 import { evaluateRun, pairedTTest, randomizationTest } from '../src/evaluation/index.js';
 import { RraBert, type RraBertConfig } from '../src/models/rra-bert/index.js';
+import { benchOptions } from './options.js';
 
-const { values: flags } = parseArgs({
-  options: Object.fromEntries(
-    ['seeds', 'steps', 'lists', 'list-size', 'eval-top', 'max-length', 'hidden', 'layers', 'lambda', 'combined', 'pooling', 'source', 'threshold', 'sel-top-k', 'loss', 'lr', 'out'].map((k) => [k, { type: 'string' as const }]),
-  ),
-});
-const opt = (flag: string, envName: string, dflt: string): string => (flags[flag] as string | undefined) ?? process.env[envName] ?? dflt;
-const num = (flag: string, envName: string, dflt: number): number => {
-  const v = Number(opt(flag, envName, String(dflt)));
-  if (!Number.isFinite(v)) throw new Error(`--${flag} / ${envName} must be a number`);
-  return v;
-};
+const { opt, num } = benchOptions(['seeds', 'steps', 'lists', 'list-size', 'eval-top', 'max-length', 'hidden', 'layers', 'lambda', 'combined', 'pooling', 'source', 'threshold', 'sel-top-k', 'loss', 'lr', 'out']);
 
 const S = {
   seeds: num('seeds', 'RRA_SEEDS', 3),
@@ -71,15 +61,7 @@ const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(0)} s`;
 console.log(`RRA-BERT ablation on ${info.backend} (${info.threads} threads); settings ${JSON.stringify(S)}; rra ${JSON.stringify(RRA)}`);
 
 // --- training lists: the demo's teacher data ---------------------------------------------------
-const lists: TrainingList[] = [];
-for (const rel of DEMO_DEFAULTS.reason2rank) {
-  const { records } = await readReason2Rank(data(rel), { onError: 'collect' });
-  lists.push(...listsFromPermutations(records, { qidPrefix: path.basename(rel, '.jsonl') }));
-}
-const dl19 = await readBm25Json(data('trec-dl-2019-passage', 'bm25-top100.json'));
-const queries = new Map(dl19.map((c) => [c.qid, c.query]));
-const texts = new Map(dl19.flatMap((c) => c.hits.map((h) => [h.docid, h.text] as [string, string])));
-for (const rel of DEMO_DEFAULTS.teacherRuns) lists.push(...listsFromTeacherRun(await readTrecRun(data(rel)), queries, texts, { depth: 30, source: rel }));
+const { lists } = await loadTeacherLists({ dataDir: defaultDataDir() });
 console.log(`training lists: ${lists.length} (Reason-to-Rank groups + DL19 LLM teacher rankings); ${S.steps} steps × ${S.listsPerBatch} lists × ≤${S.listSize} docs per model`);
 
 // --- evaluation sets --------------------------------------------------------------------------

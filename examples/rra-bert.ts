@@ -5,8 +5,8 @@
 // Run: npx tsx examples/rra-bert.ts   (RRA_STEPS, RRA_EVAL_TOP, RRA_OUT to change the sizes/output)
 // Data: $RANKDISTILL_DATA (default ../shared/data).
 import path from 'node:path';
-import { DEMO_DEFAULTS, defaultDataDir, initBackend, listsFromPermutations, listsFromTeacherRun, Trainer, type TrainingList } from '../src/index.js';
-import { readBm25Json, readQrels, readReason2Rank, readTrecRun } from '../src/data/index.js';
+import { DEMO_DEFAULTS, defaultDataDir, initBackend, loadTeacherLists, Trainer } from '../src/index.js';
+import { readBm25Json, readQrels } from '../src/data/index.js';
 import { evaluateRun } from '../src/evaluation/index.js';
 import { RraBert } from '../src/models/rra-bert/index.js';
 
@@ -20,15 +20,7 @@ console.log(`backend ${info.backend} (${info.threads} threads)`);
 
 // Teacher lists: Reason-to-Rank groups (GPT-3.5 permutations of 5 passages) and an LLM's ranking of
 // the DL19 BM25 top-100 (its top 30 as one list per query).
-const lists: TrainingList[] = [];
-for (const rel of DEMO_DEFAULTS.reason2rank) {
-  const { records } = await readReason2Rank(data(rel), { onError: 'collect' });
-  lists.push(...listsFromPermutations(records, { qidPrefix: path.basename(rel, '.jsonl') }));
-}
-const dl19 = await readBm25Json(data('trec-dl-2019-passage', 'bm25-top100.json'));
-const queries = new Map(dl19.map((c) => [c.qid, c.query]));
-const texts = new Map(dl19.flatMap((c) => c.hits.map((h) => [h.docid, h.text] as [string, string])));
-for (const rel of DEMO_DEFAULTS.teacherRuns) lists.push(...listsFromTeacherRun(await readTrecRun(data(rel)), queries, texts, { depth: 30, source: rel }));
+const { lists } = await loadTeacherLists({ dataDir: defaultDataDir() });
 console.log(`${lists.length} training lists`);
 
 const model = new RraBert(DEMO_DEFAULTS.model, {

@@ -94,8 +94,8 @@ export type { TrainingList, RankTransform, ListSampling, PreparedList } from './
 export { Trainer, NonFiniteLossError } from './training/trainer.js';
 export type { TrainerConfig, TrainResult, Grads } from './training/trainer.js';
 export type { TrainableRanker } from './training/types.js';
-export { runDistillation, printReport, defaultDataDir, DEMO_DEFAULTS } from './training/recipe.js';
-export type { DistillationConfig, DistillationReport, SystemResult } from './training/recipe.js';
+export { runDistillation, printReport, defaultDataDir, DEMO_DEFAULTS, loadTeacherLists, dataFile } from './training/recipe.js';
+export type { DistillationConfig, DistillationReport, SystemResult, TeacherListOptions } from './training/recipe.js';
 
 // Teacher labels
 export {

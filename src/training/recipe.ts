@@ -153,18 +153,58 @@ function addRandomNegatives(lists: TrainingList[], k: number, rng: SeededRandom)
   });
 }
 
+export interface TeacherListOptions {
+  dataDir?: string;
+  /** Reason-to-Rank files and LLM teacher runs, relative to dataDir (default: the demo's). */
+  reason2rank?: string[];
+  teacherRuns?: string[];
+  /** Teacher-run documents per list (default 30). */
+  teacherDepth?: number;
+  /** DL19 queries left out of the teacher-run lists (a dev split). */
+  exclude?: Set<string>;
+  /** The DL19 candidates (texts of the teacher runs' documents), if already read. */
+  dl19?: CandidateList[];
+  /** Told about invalid Reason-to-Rank records, which are skipped. */
+  onBad?: (file: string, bad: Array<{ line?: number }>) => void;
+}
+
+/** The demo's teacher data as training lists: Reason-to-Rank groups, then the DL19 LLM teacher rankings. */
+export async function loadTeacherLists(o: TeacherListOptions = {}): Promise<{ lists: TrainingList[]; r2rGroups: number; teacherLists: number }> {
+  const dataDir = path.resolve(o.dataDir ?? defaultDataDir());
+  const need = (rel: string) => dataFile(dataDir, rel);
+  const lists: TrainingList[] = [];
+  for (const rel of o.reason2rank ?? DEMO_DEFAULTS.reason2rank) {
+    const { records, bad } = await readReason2Rank(need(rel), { onError: 'collect' });
+    if (bad.length) o.onBad?.(rel, bad);
+    lists.push(...listsFromPermutations(records, { qidPrefix: path.basename(rel, '.jsonl') }));
+  }
+  const r2rGroups = lists.length;
+  const dl19 = o.dl19 ?? (await readBm25Json(need('trec-dl-2019-passage/bm25-top100.json')));
+  const queries = new Map(dl19.map((c) => [c.qid, c.query]));
+  const texts = new Map(dl19.flatMap((c) => c.hits.map((h) => [h.docid, h.text] as [string, string])));
+  for (const rel of o.teacherRuns ?? DEMO_DEFAULTS.teacherRuns) {
+    const run = await readTrecRun(need(rel));
+    for (const q of o.exclude ?? []) run.delete(q);
+    lists.push(...listsFromTeacherRun(run, queries, texts, { depth: o.teacherDepth ?? 30, source: rel }));
+  }
+  return { lists, r2rGroups, teacherLists: lists.length - r2rGroups };
+}
+
+/** A file of the shared data folder, or a clear error saying how to point at that folder. */
+export function dataFile(dataDir: string, rel: string): string {
+  const p = path.join(dataDir, rel);
+  if (!fs.existsSync(p)) {
+    throw new InputError(`not found. Point RANKDISTILL_DATA (or dataDir) at the shared data folder (it holds trec-dl-2019-passage/, reason2rank-llm-listwise-teacher/, …)`, { file: p });
+  }
+  return p;
+}
+
 /** Trains the student and evaluates it as described at the top of this file. */
 export async function runDistillation(cfg: DistillationConfig = {}): Promise<DistillationReport> {
   const dataDir = path.resolve(cfg.dataDir ?? defaultDataDir());
   const verbose = cfg.verbose ?? true;
   const say = (m: string) => verbose && console.log(m);
-  const need = (rel: string) => {
-    const p = path.join(dataDir, rel);
-    if (!fs.existsSync(p)) {
-      throw new InputError(`not found. Point RANKDISTILL_DATA (or dataDir) at the shared data folder (it holds trec-dl-2019-passage/, reason2rank-llm-listwise-teacher/, …)`, { file: p });
-    }
-    return p;
-  };
+  const need = (rel: string) => dataFile(dataDir, rel);
   const seed = cfg.seed ?? 13;
 
   // --- training lists -------------------------------------------------------------------------
@@ -172,29 +212,10 @@ export async function runDistillation(cfg: DistillationConfig = {}): Promise<Dis
   const dl19Qrels = await readQrels(need('trec-dl-2019-passage/qrels.txt'));
   const devCount = cfg.devQueries ?? 13;
   const devQids = new Set(new SeededRandom(seed).shuffle(dl19.map((c) => c.qid)).slice(0, devCount));
-  const lists: TrainingList[] = [];
-  let r2rGroups = 0;
-  for (const rel of cfg.reason2rank ?? DEMO_DEFAULTS.reason2rank) {
-    const { records, bad } = await readReason2Rank(need(rel), { onError: 'collect' });
-    if (bad.length) say(`  ${rel}: skipped ${bad.length} record(s) with an invalid teacher permutation (line ${bad.map((b) => b.line).join(', ')})`);
-    const ls = listsFromPermutations(records, { qidPrefix: path.basename(rel, '.jsonl') });
-    r2rGroups += ls.length;
-    lists.push(...ls);
-  }
-  const texts = new Map<string, string>();
-  const queries = new Map<string, string>();
-  for (const c of dl19) {
-    queries.set(c.qid, c.query);
-    for (const h of c.hits) texts.set(h.docid, h.text);
-  }
-  let teacherLists = 0;
-  for (const rel of cfg.teacherRuns ?? DEMO_DEFAULTS.teacherRuns) {
-    const run = await readTrecRun(need(rel));
-    for (const q of devQids) run.delete(q);
-    const ls = listsFromTeacherRun(run, queries, texts, { depth: cfg.teacherDepth ?? 30, source: rel });
-    teacherLists += ls.length;
-    lists.push(...ls);
-  }
+  const { lists, r2rGroups, teacherLists } = await loadTeacherLists({
+    dataDir, reason2rank: cfg.reason2rank, teacherRuns: cfg.teacherRuns, teacherDepth: cfg.teacherDepth, exclude: devQids, dl19,
+    onBad: (rel, bad) => say(`  ${rel}: skipped ${bad.length} record(s) with an invalid teacher permutation (line ${bad.map((b) => b.line).join(', ')})`),
+  });
   const negs = cfg.randomNegatives ?? 0;
   if (negs > 0) addRandomNegatives(lists, negs, new SeededRandom(seed + 2));
   say(`training lists: ${r2rGroups} Reason-to-Rank groups (GPT-3.5, 5 passages each) + ${teacherLists} DL19 LLM teacher rankings (top ${cfg.teacherDepth ?? 30})${negs ? `, each with ${negs} random passages of other queries as negatives` : ''}; dev: ${devQids.size} held-out DL19 queries`);

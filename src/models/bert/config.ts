@@ -1,7 +1,7 @@
 // BERT hyper-parameters with the names of HF's config.json.
-import fs from 'node:fs';
 import { InputError } from '../../utils/errors.js';
 import { activation } from '../common/layers.js';
+import { readJsonObject } from '../../io/json.js';
 
 export interface BertConfig {
   vocab_size: number;
@@ -109,14 +109,7 @@ export function parseBertConfig(raw: Record<string, unknown>, file?: string): Be
 }
 
 export function readBertConfig(file: string): BertConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new InputError(`cannot read config: ${(e as Error).message}`, { file });
-  }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new InputError('config is not a JSON object', { file });
-  return parseBertConfig(raw as Record<string, unknown>, file);
+  return parseBertConfig(readJsonObject(file), file);
 }
 
 /** The config.json HF transformers writes for BertForSequenceClassification. */

@@ -1,9 +1,9 @@
 // Llama-family (LlamaForCausalLM; also SmolLM, Llama 3.x, Qwen2 with q/k/v biases) hyper-parameters
 // with the names of HF's config.json. Both the hub layout (`rope_theta` + `rope_scaling`,
 // `torch_dtype`) and transformers 5.x's (`rope_parameters`, `dtype`) are read.
-import fs from 'node:fs';
 import { InputError } from '../../utils/errors.js';
 import { activation } from '../common/layers.js';
+import { readJsonObject } from '../../io/json.js';
 
 export interface RopeScaling {
   /** 'default' (none), 'linear' (positions / factor) or 'llama3' (per-frequency interpolation). */
@@ -156,14 +156,7 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file?: string): L
 }
 
 export function readLlamaConfig(file: string): LlamaConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new InputError(`cannot read config: ${(e as Error).message}`, { file });
-  }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new InputError('config is not a JSON object', { file });
-  return parseLlamaConfig(raw as Record<string, unknown>, file);
+  return parseLlamaConfig(readJsonObject(file), file);
 }
 
 /** The hub-layout config.json of LlamaForCausalLM (also read by transformers 5.x). */

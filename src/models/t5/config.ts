@@ -1,7 +1,7 @@
 // T5 hyper-parameters with the names of HF's config.json (T5 v1.0, v1.1 / flan-T5).
-import fs from 'node:fs';
 import { InputError } from '../../utils/errors.js';
 import { activation } from '../common/layers.js';
+import { readJsonObject } from '../../io/json.js';
 
 export interface T5Config {
   vocab_size: number;
@@ -123,14 +123,7 @@ export function parseT5Config(raw: Record<string, unknown>, file?: string): T5Co
 }
 
 export function readT5Config(file: string): T5Config {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new InputError(`cannot read config: ${(e as Error).message}`, { file });
-  }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new InputError('config is not a JSON object', { file });
-  return parseT5Config(raw as Record<string, unknown>, file);
+  return parseT5Config(readJsonObject(file), file);
 }
 
 /** Config keys transformers 5.x validates as floats: it rejects `1` where it expects `1.0`. */
