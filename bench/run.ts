@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
@@ -19,8 +19,6 @@ import { TextTokenizer } from '../src/tokenization/tokenizer.js';
 import { AdamW, clipByGlobalNorm } from '../src/training/optimizer.js';
 import { getLoss } from '../src/losses/registry.js';
 import { readBm25Json } from '../src/data/index.js';
-// @ts-expect-error plain .mjs script without type declarations
-import { ensurePeer } from '../scripts/peer-venv.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.basename(path.dirname(here)) === 'dist' ? path.resolve(here, '..', '..') : path.resolve(here, '..');
@@ -230,28 +228,37 @@ interface Measured {
   peakRssMb: number;
 }
 
-function parseChild(r: ReturnType<typeof spawnSync>, who: string): Measured {
-  if (r.status !== 0) throw new Error(`${who} failed (${r.status}): ${String(r.stderr).slice(-2000)}`);
+/** A case that fails or runs past the per-case limit is reported, not fatal. */
+const CASE_TIMEOUT_MS = Number(process.env.BENCH_CASE_TIMEOUT_S ?? 300) * 1000;
+
+function parseChild(r: ReturnType<typeof spawnSync>, who: string): Measured | null {
+  if (r.status !== 0) {
+    const why = r.error ? String(r.error.message) : `exit ${r.status}: ${String(r.stderr).slice(-500)}`;
+    process.stderr.write(`  ${who} did not finish (${why})\n`);
+    return null;
+  }
   const lines = String(r.stdout).trim().split('\n');
   return JSON.parse(lines[lines.length - 1]) as Measured;
 }
 
-function peer(python: string, c: Case, setup: RerankSetup, threads: number): Measured {
+function peer(python: string, c: Case, setup: RerankSetup, threads: number): Measured | null {
   const input = { ...c, config: c.kind === 'rerank' ? { ...c.config, modelDir: setup.modelDir, pairsFile: setup.pairsFile } : c.config };
   const r = spawnSync(python, [path.join(root, 'bench', 'peer', 'bench_peer.py'), String(threads)], {
     input: JSON.stringify(input),
     encoding: 'utf8',
     maxBuffer: 64 << 20,
+    timeout: CASE_TIMEOUT_MS,
     env: { ...process.env, OMP_NUM_THREADS: String(threads), TRANSFORMERS_VERBOSITY: 'error', TOKENIZERS_PARALLELISM: 'false' },
   });
   return parseChild(r, `PyTorch peer (${c.id})`);
 }
 
 /** Runs one case of ours in a fresh process (the same entry point, with --child). */
-function oursInChild(c: Case, setup: RerankSetup): Measured {
+function oursInChild(c: Case, setup: RerankSetup): Measured | null {
   const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], '--child', JSON.stringify({ c, setup })], {
     encoding: 'utf8',
     maxBuffer: 64 << 20,
+    timeout: CASE_TIMEOUT_MS,
     env: { ...process.env, ...(c.backend ? { RANKDISTILL_BACKEND: c.backend } : {}) },
   });
   return parseChild(r, `rankdistill (${c.id})`);
@@ -277,14 +284,16 @@ async function main(): Promise<void> {
   const only = values.only?.split(',');
   const list = cases(values.quick!).filter((c) => !only || only.some((o) => c.id.startsWith(o)));
   if (!fs.existsSync(dataDir)) throw new Error(`data directory ${dataDir} not found: set RANKDISTILL_DATA`);
-  const python = (ensurePeer as (o: { quiet: boolean }) => string)({ quiet: false });
+  // Loaded by path: the script is not compiled into dist/.
+  const { ensurePeer } = (await import(pathToFileURL(path.join(root, 'scripts', 'peer-venv.mjs')).href)) as { ensurePeer: (o: { quiet: boolean }) => string };
+  const python = ensurePeer({ quiet: false });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rankdistill-bench-'));
   const setup = await setupRerank(tmp);
   const rounds = Number(values.rounds);
   const best = new Map<string, { ours: Measured; peer: Measured }>();
-  const keep = (id: string, side: 'ours' | 'peer', m: Measured) => {
+  const keep = (id: string, side: 'ours' | 'peer', m: Measured | null) => {
     const b = best.get(id) ?? { ours: { ms: Infinity, peakRssMb: 0 }, peer: { ms: Infinity, peakRssMb: 0 } };
-    b[side] = { ms: Math.min(b[side].ms, m.ms), peakRssMb: Math.max(b[side].peakRssMb, m.peakRssMb) };
+    if (m) b[side] = { ms: Math.min(b[side].ms, m.ms), peakRssMb: Math.max(b[side].peakRssMb, m.peakRssMb) };
     best.set(id, b);
   };
   console.log(`rankdistill bench: ${info.backend} (${info.package}@${info.version}, TF ${info.tensorflow ?? '-'}, ${threads} threads) vs PyTorch; ${list.length} cases × ${rounds} rounds`);
@@ -294,7 +303,8 @@ async function main(): Promise<void> {
       const p = peer(python, c, setup, threads);
       keep(c.id, 'ours', o);
       keep(c.id, 'peer', p);
-      process.stderr.write(`  round ${r + 1} ${c.id}: ours ${o.ms.toFixed(1)} ms ${o.peakRssMb.toFixed(0)} MB, torch ${p.ms.toFixed(1)} ms ${p.peakRssMb.toFixed(0)} MB\n`);
+      const show = (m: Measured | null) => (m ? `${m.ms.toFixed(1)} ms ${m.peakRssMb.toFixed(0)} MB` : 'did not finish');
+      process.stderr.write(`  round ${r + 1} ${c.id}: ours ${show(o)}, torch ${show(p)}\n`);
     }
   }
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -305,12 +315,12 @@ async function main(): Promise<void> {
       id: c.id, what: c.what, backend: c.backend ?? info.backend, config: c.config, items_per_iteration: c.items,
       ours_ms: round(b.ours.ms), pytorch_ms: round(b.peer.ms),
       ours_items_per_s: round((c.items * 1000) / b.ours.ms), pytorch_items_per_s: round((c.items * 1000) / b.peer.ms),
-      speed_ratio: round(b.peer.ms / b.ours.ms, 3),
+      speed_ratio: Number.isFinite(b.ours.ms + b.peer.ms) ? round(b.peer.ms / b.ours.ms, 3) : NaN,
       ours_peak_rss_mb: round(b.ours.peakRssMb, 0), pytorch_peak_rss_mb: round(b.peer.peakRssMb, 0),
       memory_ratio: round(b.ours.peakRssMb / b.peer.peakRssMb, 3),
     };
   });
-  const native = results.filter((r) => !list.find((c) => c.id === r.id)!.backend);
+  const native = results.filter((r) => !list.find((c) => c.id === r.id)!.backend && Number.isFinite(r.speed_ratio));
   const geomean = (xs: number[]) => round(Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length), 3);
   const report = {
     date: new Date().toISOString(),

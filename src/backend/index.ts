@@ -117,6 +117,8 @@ async function useCpu(fallbackReason: string | null): Promise<BackendInfo> {
   tf.env().set('PROD', true);
   await tf.setBackend('cpu');
   await tf.ready();
+  const { registerCpuKernelOverrides } = await import('./cpu-kernels.js');
+  registerCpuKernelOverrides();
   return {
     backend: 'cpu',
     package: '@tensorflow/tfjs-backend-cpu',

@@ -33,14 +33,20 @@ describe('backend', () => {
         import { initBackend } from './src/backend/index.ts';
         const info = await initBackend();
         const g = tf.grad((x) => tf.mean(tf.square(tf.matMul(x, x, false, true))))(tf.tensor2d([[1, 2], [3, 4]]));
-        console.log(JSON.stringify({ backend: info.backend, grad: Array.from(g.dataSync()) }));`;
+        // An embedding lookup's gradient (UnsortedSegmentSum) over a 30k-row table.
+        const table = tf.zeros([30522, 4]);
+        const ids = tf.tensor1d([5, 30000, 5], 'int32');
+        const e = tf.grad((t) => tf.sum(tf.mul(tf.gather(t, ids), tf.tensor2d([[1, 2, 3, 4], [5, 6, 7, 8], [1, 1, 1, 1]]))))(table);
+        const rows = Array.from(tf.gather(e, tf.tensor1d([5, 30000, 6], 'int32')).dataSync());
+        console.log(JSON.stringify({ backend: info.backend, grad: Array.from(g.dataSync()), rows }));`;
       const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
         cwd: root,
         encoding: 'utf8',
         env: { ...process.env, RANKDISTILL_BACKEND: backend },
       });
       expect(r.status, r.stderr).to.equal(0);
-      const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { backend: string; grad: number[] };
+      const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { backend: string; grad: number[]; rows: number[] };
+      expect(out.rows).to.deep.equal([2, 3, 4, 5, 5, 6, 7, 8, 0, 0, 0, 0]);
       expect(out.backend).to.equal(backend);
       // f = mean(A²) with A = X Xᵀ = [[5, 11], [11, 25]]: df/dA = A / 2, df/dX = (df/dA + df/dAᵀ) X = A X.
       expect(out.grad).to.deep.equal([38, 54, 86, 122]);
