@@ -12,3 +12,14 @@ export function readJsonObject(file: string, what = 'config'): Record<string, un
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new InputError(`${what} is not a JSON object`, { file });
   return raw as Record<string, unknown>;
 }
+
+/**
+ * JSON text of a config in which the integral values of `floatKeys` keep a `.0`: transformers 5.x
+ * validates those fields as floats and rejects `1` (JSON.stringify writes 1.0 as 1). Keys match at
+ * any depth (e.g. rope_scaling.factor).
+ */
+export function configJsonText(json: Record<string, unknown>, floatKeys: readonly string[]): string {
+  let text = JSON.stringify(json, null, 2);
+  for (const k of floatKeys) text = text.replace(new RegExp(`("${k}": )(-?\\d+)(,?\\n)`, 'g'), '$1$2.0$3');
+  return `${text}\n`;
+}

@@ -9,7 +9,7 @@ import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { batchToTensors, TextTokenizer, type EncodedBatch, type TruncationStrategy } from '../tokenization/tokenizer.js';
 import type { TrainableRanker } from '../training/types.js';
 import { InputError } from '../utils/errors.js';
-import { bertConfig, bertConfigJson, readBertConfig, type BertConfig } from './bert/config.js';
+import { bertConfig, bertConfigText, readBertConfig, type BertConfig } from './bert/config.js';
 import { BertModel, renameBertCheckpointKey, type BertInputs } from './bert/model.js';
 
 export interface CrossEncoderOptions {
@@ -183,7 +183,7 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
   async save(dir: string): Promise<void> {
     fs.mkdirSync(dir, { recursive: true });
     writeSafetensors(path.join(dir, 'model.safetensors'), this.bert.params.toTensors(), { format: 'pt' });
-    fs.writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(bertConfigJson(this.config), null, 2)}\n`);
+    fs.writeFileSync(path.join(dir, 'config.json'), bertConfigText(this.config));
     if (this.tok) {
       this.tok.inner.save(path.join(dir, 'tokenizer.json'));
       const tc = {

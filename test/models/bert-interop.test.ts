@@ -63,7 +63,8 @@ describe('BERT interop with HF transformers (PyTorch peer)', function () {
   it('a checkpoint saved by rankdistill loads in AutoModelForSequenceClassification with the same logits', async () => {
     const dir = tmpDir();
     const model = new CrossEncoder(
-      { hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 128, max_position_embeddings: 128 },
+      // A whole-number float field is written as 1.0: transformers 5.x rejects an integer there.
+      { hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 128, max_position_embeddings: 128, hidden_dropout_prob: 0, initializer_range: 1 },
       { tokenizer: tokDir, seed: 7 },
     );
     // Move every weight off its initial value so the test sees each tensor's layout.

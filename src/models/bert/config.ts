@@ -1,7 +1,7 @@
 // BERT hyper-parameters with the names of HF's config.json.
 import { InputError } from '../../utils/errors.js';
 import { activation } from '../common/layers.js';
-import { readJsonObject } from '../../io/json.js';
+import { configJsonText, readJsonObject } from '../../io/json.js';
 
 export interface BertConfig {
   vocab_size: number;
@@ -110,6 +110,14 @@ export function parseBertConfig(raw: Record<string, unknown>, file?: string): Be
 
 export function readBertConfig(file: string): BertConfig {
   return parseBertConfig(readJsonObject(file), file);
+}
+
+/** BertConfig fields transformers 5.x validates as floats. */
+const BERT_FLOAT_KEYS = ['hidden_dropout_prob', 'attention_probs_dropout_prob', 'layer_norm_eps', 'initializer_range', 'classifier_dropout'];
+
+/** config.json text for a BERT config (float fields keep their `.0`). */
+export function bertConfigText(c: BertConfig): string {
+  return configJsonText(bertConfigJson(c), BERT_FLOAT_KEYS);
 }
 
 /** The config.json HF transformers writes for BertForSequenceClassification. */

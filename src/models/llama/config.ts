@@ -3,7 +3,7 @@
 // `torch_dtype`) and transformers 5.x's (`rope_parameters`, `dtype`) are read.
 import { InputError } from '../../utils/errors.js';
 import { activation } from '../common/layers.js';
-import { readJsonObject } from '../../io/json.js';
+import { configJsonText, readJsonObject } from '../../io/json.js';
 
 export interface RopeScaling {
   /** 'default' (none), 'linear' (positions / factor) or 'llama3' (per-frequency interpolation). */
@@ -157,6 +157,14 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file?: string): L
 
 export function readLlamaConfig(file: string): LlamaConfig {
   return parseLlamaConfig(readJsonObject(file), file);
+}
+
+/** LlamaConfig fields (and rope_scaling entries) transformers 5.x validates as floats. */
+const LLAMA_FLOAT_KEYS = ['rms_norm_eps', 'rope_theta', 'attention_dropout', 'initializer_range', 'factor', 'low_freq_factor', 'high_freq_factor'];
+
+/** config.json text for a Llama config (float fields keep their `.0`). */
+export function llamaConfigText(c: LlamaConfig): string {
+  return configJsonText(llamaConfigJson(c), LLAMA_FLOAT_KEYS);
 }
 
 /** The hub-layout config.json of LlamaForCausalLM (also read by transformers 5.x). */

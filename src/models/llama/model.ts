@@ -9,7 +9,7 @@ import { readSafetensors, writeSafetensors } from '../../io/safetensors.js';
 import { InputError } from '../../utils/errors.js';
 import { Parameters } from '../common/parameters.js';
 import { activation, linear, rmsNorm, type Activation } from '../common/layers.js';
-import { llamaConfig, llamaConfigJson, oBias, qkvBias, readLlamaConfig, ropeInvFreq, type LlamaConfig } from './config.js';
+import { llamaConfig, llamaConfigText, oBias, qkvBias, readLlamaConfig, ropeInvFreq, type LlamaConfig } from './config.js';
 
 export interface LlamaInputs {
   inputIds: tf.Tensor2D;
@@ -190,7 +190,7 @@ export class LlamaModel {
     fs.mkdirSync(dir, { recursive: true });
     const tensors = { ...this.params.toTensors(), ...(extraTensors ? extraTensors.toTensors() : {}) };
     writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
-    fs.writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(llamaConfigJson(this.config), null, 2)}\n`);
+    fs.writeFileSync(path.join(dir, 'config.json'), llamaConfigText(this.config));
   }
 
   private p(name: string): tf.Variable {

@@ -1,7 +1,7 @@
 // T5 hyper-parameters with the names of HF's config.json (T5 v1.0, v1.1 / flan-T5).
 import { InputError } from '../../utils/errors.js';
 import { activation } from '../common/layers.js';
-import { readJsonObject } from '../../io/json.js';
+import { configJsonText, readJsonObject } from '../../io/json.js';
 
 export interface T5Config {
   vocab_size: number;
@@ -131,9 +131,7 @@ const FLOAT_KEYS = ['dropout_rate', 'layer_norm_epsilon', 'initializer_factor', 
 
 /** config.json text; integral values of float fields keep a `.0` (JSON.stringify would drop it). */
 export function t5ConfigText(json: Record<string, unknown>): string {
-  let text = JSON.stringify(json, null, 2);
-  for (const k of FLOAT_KEYS) text = text.replace(new RegExp(`("${k}": )(-?\\d+)(,?\n)`), '$1$2.0$3');
-  return `${text}\n`;
+  return configJsonText(json, FLOAT_KEYS);
 }
 
 /** The config.json transformers writes for T5ForConditionalGeneration (hub layout, readable by 4.x and 5.x). */
