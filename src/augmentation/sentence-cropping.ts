@@ -2,6 +2,7 @@
 // cut from a passage becomes a pseudo-query for it. Seeded per passage, so the crops of a passage do
 // not depend on the order passages are processed in. (our design: lengths and the sentence/span mix)
 import { split } from 'sentence-splitter';
+import { SeededRandom } from '../training/random.js';
 
 /** Makes pseudo-queries from a passage. docT5query (the T5 generator) implements it too. */
 export interface QueryGenerator {
@@ -33,13 +34,8 @@ export function splitSentences(text: string): string[] {
 function passageRandom(seed: number, passage: string): () => number {
   let h = 0x811c9dc5 ^ seed;
   for (let i = 0; i < passage.length; i++) h = Math.imul(h ^ passage.charCodeAt(i), 0x01000193);
-  let state = h >>> 0;
-  return () => {
-    let t = (state = (state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new SeededRandom(h >>> 0);
+  return () => rng.next();
 }
 
 /** Strips punctuation at the ends of a crop ("The cat sat." → "The cat sat"). */

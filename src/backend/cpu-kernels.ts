@@ -8,6 +8,20 @@ interface CpuBackendLike {
   makeTensorInfo(shape: number[], dtype: tf.DataType, values: tf.backend_util.BackendValues): tf.TensorInfo;
 }
 
+/**
+ * out[ids[i]] += x[i] over rows of `inner` values, skipping ids outside out's rows (as TF does).
+ * One linear pass; shared by the cpu and wasm overrides. `out` must start zeroed.
+ */
+export function segmentSumInto(out: Float32Array | Int32Array, x: ArrayLike<number>, ids: ArrayLike<number>, inner: number, numSegments: number): void {
+  for (let i = 0; i < ids.length; i++) {
+    const s = ids[i];
+    if (s < 0 || s >= numSegments) continue;
+    const src = i * inner;
+    const dst = s * inner;
+    for (let j = 0; j < inner; j++) out[dst + j] += x[src + j];
+  }
+}
+
 let registered = false;
 
 export function registerCpuKernelOverrides(): void {
@@ -26,13 +40,7 @@ export function registerCpuKernelOverrides(): void {
       const rest = x.shape.slice(segmentIds.shape.length);
       const inner = rest.reduce((a, d) => a * d, 1);
       const out = x.dtype === 'int32' ? new Int32Array(numSegments * inner) : new Float32Array(numSegments * inner);
-      for (let i = 0; i < ids.length; i++) {
-        const s = ids[i];
-        if (s < 0 || s >= numSegments) continue;
-        const src = i * inner;
-        const dst = s * inner;
-        for (let j = 0; j < inner; j++) out[dst + j] += xv[src + j];
-      }
+      segmentSumInto(out, xv, ids, inner, numSegments);
       return b.makeTensorInfo([numSegments, ...rest], x.dtype, out);
     },
   });

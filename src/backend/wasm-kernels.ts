@@ -1,6 +1,7 @@
 // Kernel fixes for the stock wasm backend, registered through tfjs's kernel registry (model code never
 // branches on the backend). UnsortedSegmentSum (the gradient of an embedding lookup) is missing on wasm.
 import * as tf from '@tensorflow/tfjs-core';
+import { segmentSumInto } from './cpu-kernels.js';
 
 interface WasmBackendLike {
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
@@ -26,13 +27,7 @@ export function registerWasmKernelOverrides(): void {
         const out = b.makeOutput([numSegments, ...x.shape.slice(segmentIds.shape.length)], x.dtype);
         const ov = b.typedArrayFromHeap(out);
         ov.fill(0);
-        for (let i = 0; i < ids.length; i++) {
-          const s = ids[i];
-          if (s < 0 || s >= numSegments) continue;
-          const src = i * inner;
-          const dst = s * inner;
-          for (let j = 0; j < inner; j++) ov[dst + j] += xv[src + j];
-        }
+        segmentSumInto(ov as Float32Array | Int32Array, xv, ids, inner, numSegments);
         return out;
       },
     });

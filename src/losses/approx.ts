@@ -145,9 +145,13 @@ export function sinkhorn(p: tf.Tensor3D, mask: tf.Tensor2D, maxIter: number, tol
     p = tf.mul(tf.div(p, tf.maximum(tf.sum(p, 1, true), 1e-10)), cells);
     p = tf.mul(tf.div(p, tf.maximum(tf.sum(p, 2, true), 1e-10)), cells);
     if (tol > 0) {
-      const rowDev = tf.max(tf.mul(tf.abs(tf.sub(tf.sum(p, 2), 1)), realPos));
-      const colDev = tf.max(tf.mul(tf.abs(tf.sub(tf.sum(p, 1), 1)), realItem));
-      const dev = tf.maximum(rowDev, colDev).dataSync()[0];
+      // The convergence check's tensors are freed at once (they are off the gradient path).
+      const q = p;
+      const dev = tf.tidy(() => {
+        const rowDev = tf.max(tf.mul(tf.abs(tf.sub(tf.sum(q, 2), 1)), realPos));
+        const colDev = tf.max(tf.mul(tf.abs(tf.sub(tf.sum(q, 1), 1)), realItem));
+        return tf.maximum(rowDev, colDev).dataSync()[0];
+      });
       if (dev < tol) break;
     }
   }

@@ -120,7 +120,8 @@ export function lambdaLoss(opts: LambdaLossOptions = {}): RankingLoss {
 function schemeWeights(scheme: LambdaScheme, g: tf.Tensor2D, n: number, mu: number): tf.Tensor {
   // D_r = log2(1 + r), r 1-based.
   const invD = Array.from({ length: n + 1 }, (_, m) => (m === 0 ? 0 : 1 / Math.log2(1 + m)));
-  const gDiff = () => tf.abs(pairDiff(g));
+  let gd: tf.Tensor | undefined;
+  const gDiff = () => (gd ??= tf.abs(pairDiff(g))); // NDCG-Loss2++ needs it twice
   const ndcg2 = () => {
     const delta = Array.from({ length: n }, (_, i) =>
       Array.from({ length: n }, (_, j) => (i === j ? 0 : Math.abs(invD[Math.abs(i - j)] - invD[Math.abs(i - j) + 1]))),
@@ -133,7 +134,7 @@ function schemeWeights(scheme: LambdaScheme, g: tf.Tensor2D, n: number, mu: numb
   };
   switch (scheme) {
     case 'ranknet':
-      return tf.onesLike(pairDiff(g));
+      return tf.ones([g.shape[0], n, n]);
     case 'ndcg_loss1':
       return tf.tile(tf.expandDims(tf.mul(g, tf.tensor1d(invD.slice(1))), 2), [1, 1, n]);
     case 'ndcg_loss2':

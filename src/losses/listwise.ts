@@ -2,6 +2,7 @@
 // or the Plackett-Luce likelihood of the label order.
 import * as tf from '@tensorflow/tfjs-core';
 import type { LossResult, RankingLoss } from './types.js';
+import { SeededRandom } from '../training/random.js';
 import {
   applyPermutation,
   checkOptions,
@@ -194,11 +195,11 @@ export function pListMLE(opts: PListMLEOptions = {}): RankingLoss {
 function plackettLuce(opts: ListMLEOptions, weightFn: ((r: number, n: number) => number) | null): RankingLoss {
   const t = opts.temperature ?? 1;
   const ties = opts.ties ?? 'score';
-  const rng = mulberry32(opts.seed ?? 0);
+  const rng = new SeededRandom(opts.seed ?? 0);
   return (scores, labels, mask): LossResult => {
     const [b, n] = scores.shape;
     let noise: number[] | null = null;
-    if (ties === 'random') noise = Array.from({ length: b * n }, () => rng());
+    if (ties === 'random') noise = Array.from({ length: b * n }, () => rng.next());
     return tf.tidy(() => {
       const s = tf.div(sanitize(scores, mask), t) as tf.Tensor2D;
       const keys: SortKey[] = [{ x: labels, descending: true }];
@@ -223,17 +224,5 @@ function plackettLuce(opts: ListMLEOptions, weightFn: ((r: number, n: number) =>
       const perList = tf.sum(term, 1) as tf.Tensor1D;
       return { loss: reduceLists(perList, nonEmptyLists(mask), mask, opts.reduction ?? 'mean'), perList };
     });
-  };
-}
-
-/** Small seeded PRNG (mulberry32) for the 'random' tie rule. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
   };
 }

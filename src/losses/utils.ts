@@ -53,12 +53,6 @@ export function safeDiv(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   return tf.where(pos, tf.div(a, tf.where(pos, b, tf.onesLike(b))), tf.zerosLike(a));
 }
 
-/** Σ weights·values / #(weights > 0): TF-Ranking's SUM_BY_NONZERO_WEIGHTS reduction. */
-export function sumByNonzeroWeights(values: tf.Tensor1D, weights: tf.Tensor1D): tf.Scalar {
-  const n = tf.sum(tf.cast(tf.greater(weights, 0), 'float32'));
-  return safeDiv(tf.sum(tf.mul(values, weights)), n) as tf.Scalar;
-}
-
 /**
  * fn(inputs) with no gradient, cut off from the tape. tfjs has no stop_gradient, and its tape
  * rejects ops without a gradient (comparisons) anywhere on a path from the differentiated input to
@@ -197,7 +191,7 @@ export function reduceLists(perList: tf.Tensor1D, weights: tf.Tensor1D, mask: tf
     case 'sum':
       return total as tf.Scalar;
     case 'mean':
-      return safeDiv(total, tf.sum(tf.cast(tf.greater(listLengths(mask), 0), 'float32'))) as tf.Scalar;
+      return safeDiv(total, tf.sum(nonEmptyLists(mask))) as tf.Scalar;
     case 'sum_by_nonzero_weights':
       return safeDiv(total, tf.sum(tf.cast(tf.greater(weights, 0), 'float32'))) as tf.Scalar;
     case 'weighted_mean':

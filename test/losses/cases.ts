@@ -4,6 +4,7 @@ import { getLoss } from '../../src/losses/registry.js';
 import type { RankingLoss } from '../../src/losses/types.js';
 import * as ref from './reference.js';
 import type { Matrix, RefLoss } from './reference.js';
+import { SeededRandom } from '../../src/training/random.js';
 
 /** graded: integers 0..3; prob: [0, 1]; teacher: real-valued teacher logits. */
 export type LabelKind = 'graded' | 'prob' | 'teacher';
@@ -153,14 +154,8 @@ export function evaluate(loss: RankingLoss, S: Matrix, Y: Matrix, M: Matrix, wit
 
 /** Small seeded PRNG for test data. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new SeededRandom(seed);
+  return () => g.next();
 }
 
 export function normal(r: () => number): number {
