@@ -11,6 +11,7 @@ import type { TrainableRanker } from '../training/types.js';
 import { InputError } from '../utils/errors.js';
 import { bertConfig, bertConfigText, readBertConfig, type BertConfig } from './bert/config.js';
 import { BertModel, renameBertCheckpointKey, type BertInputs } from './bert/model.js';
+import { checkpointFiles, hasTokenizer } from '../io/checkpoint.js';
 
 export interface CrossEncoderOptions {
   /** Tokenizer instance, or a file/directory to load one from (tokenizer.json or vocab.txt). */
@@ -61,16 +62,10 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
    * `BertModel` whose classifier then starts fresh) and the tokenizer found in `dir` or `opts.tokenizer`.
    */
   static async fromPretrained(dir: string, opts: CrossEncoderOptions = {}): Promise<CrossEncoder> {
-    const cfgFile = path.join(dir, 'config.json');
-    const weightsFile = path.join(dir, 'model.safetensors');
-    if (!fs.existsSync(cfgFile)) throw new InputError('config.json not found', { file: dir });
-    if (!fs.existsSync(weightsFile)) {
-      const alt = fs.existsSync(path.join(dir, 'pytorch_model.bin')) ? ' (only pytorch_model.bin is there: convert it to safetensors)' : '';
-      throw new InputError(`model.safetensors not found${alt}`, { file: dir });
-    }
+    const { configFile: cfgFile, weightsFile } = checkpointFiles(dir);
     const config = readBertConfig(cfgFile);
     let tokenizer = opts.tokenizer;
-    if (tokenizer === undefined && (fs.existsSync(path.join(dir, 'tokenizer.json')) || fs.existsSync(path.join(dir, 'vocab.txt')))) {
+    if (tokenizer === undefined && hasTokenizer(dir)) {
       tokenizer = dir;
     }
     const model = new CrossEncoder(config, { ...opts, tokenizer });

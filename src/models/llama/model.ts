@@ -5,11 +5,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../../backend/index.js';
-import { readSafetensors, writeSafetensors } from '../../io/safetensors.js';
+import { readSafetensors, writeSafetensors, type SafetensorsFile } from '../../io/safetensors.js';
 import { InputError } from '../../utils/errors.js';
 import { Parameters } from '../common/parameters.js';
 import { activation, linear, rmsNorm, type Activation } from '../common/layers.js';
 import { llamaConfig, llamaConfigText, oBias, qkvBias, readLlamaConfig, ropeInvFreq, type LlamaConfig } from './config.js';
+import { checkpointFiles } from '../../io/checkpoint.js';
 
 export interface LlamaInputs {
   inputIds: tf.Tensor2D;
@@ -149,13 +150,7 @@ export class LlamaModel {
 
   /** Loads `config.json` + `model.safetensors` from an HF model directory. */
   static fromPretrained(dir: string, opts: { seed?: number } = {}): LlamaModel {
-    const cfgFile = path.join(dir, 'config.json');
-    const weightsFile = path.join(dir, 'model.safetensors');
-    if (!fs.existsSync(cfgFile)) throw new InputError('config.json not found', { file: dir });
-    if (!fs.existsSync(weightsFile)) {
-      const alt = fs.existsSync(path.join(dir, 'model.safetensors.index.json')) ? ' (sharded checkpoints are not supported: merge the shards)' : '';
-      throw new InputError(`model.safetensors not found${alt}`, { file: dir });
-    }
+    const { configFile: cfgFile, weightsFile } = checkpointFiles(dir);
     const model = new LlamaModel(readLlamaConfig(cfgFile), opts.seed);
     try {
       model.loadWeights(weightsFile);
@@ -167,11 +162,15 @@ export class LlamaModel {
   }
 
   /** Copies a checkpoint's tensors in; missing or unexpected tensors and shape mismatches are errors. */
-  loadWeights(file: string, extra: { optional?: (name: string) => boolean; ignore?: (name: string) => boolean } = {}): void {
+  loadWeights(
+    file: string,
+    extra: { optional?: (name: string) => boolean; ignore?: (name: string) => boolean; contents?: SafetensorsFile } = {},
+  ): void {
     const rename = renameLlamaCheckpointKey(this.config);
     // RRA-GPT's ranking layer rides along in the same file (transformers ignores it too).
     const ignore = (n: string) => n.startsWith('rank_head.') || !!extra.ignore?.(n);
-    const report = this.params.load(readSafetensors(file), {
+    // `contents`: the file already read by the caller (RRA-GPT reads its head from the same file).
+    const report = this.params.load(extra.contents ?? readSafetensors(file), {
       source: file,
       rename: (n) => (ignore(n) ? null : rename(n)),
       optional: extra.optional,

@@ -78,11 +78,17 @@ export class RraBert implements TrainableRanker<RraBatch> {
   /** A fresh model (random weights), or wraps an existing cross-encoder (it is then owned by this model). */
   constructor(config: Partial<BertConfig> | CrossEncoder, opts: RraBertOptions = {}) {
     this.encoder = config instanceof CrossEncoder ? config : new CrossEncoder(config, opts);
-    this.rra = resolve(opts.rra);
-    const src = this.rra.selection.source;
-    const L = this.encoder.config.num_hidden_layers;
-    if (src !== 'embeddings' && !(Number.isInteger(src) && src >= 0 && src <= L)) {
-      throw new InputError(`selection source must be 'embeddings' or a layer 0…${L}, got ${String(src)}`, { field: 'selection.source' });
+    // The encoder is this model's: a bad setting must not leave its weights allocated.
+    try {
+      this.rra = resolve(opts.rra);
+      const src = this.rra.selection.source;
+      const L = this.encoder.config.num_hidden_layers;
+      if (src !== 'embeddings' && !(Number.isInteger(src) && src >= 0 && src <= L)) {
+        throw new InputError(`selection source must be 'embeddings' or a layer 0…${L}, got ${String(src)}`, { field: 'selection.source' });
+      }
+    } catch (e) {
+      this.encoder.dispose();
+      throw e;
     }
     this.tcl = new TermControlLayer(
       { hiddenSize: this.encoder.config.hidden_size, pooling: this.rra.pooling, initializerRange: this.encoder.config.initializer_range, dropout: this.rra.tclDropout },

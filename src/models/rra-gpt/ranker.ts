@@ -17,6 +17,7 @@ import { generate } from '../llama/generation.js';
 import { LlamaModel } from '../llama/model.js';
 import { readLlamaConfig, type LlamaConfig } from '../llama/config.js';
 import { ReasonMap } from './data.js';
+import { checkpointFiles, hasTokenizer } from '../../io/checkpoint.js';
 
 export interface RraGptTemplate {
   instruction: string;
@@ -122,10 +123,16 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
     this.maxQueryTokens = opts.maxQueryTokens ?? 32;
     this.isRelevant = opts.isRelevant ?? ((l) => l > 0);
     this.reasons = opts.reasons ?? new ReasonMap();
-    this.tok = typeof opts.tokenizer === 'string' ? TextTokenizer.fromDir(opts.tokenizer) : (opts.tokenizer ?? null);
     this.bosToken = opts.bosToken;
     this.eosToken = opts.eosToken;
-    if (this.maxPromptLength < 16) throw new InputError(`maxPromptLength ${this.maxPromptLength} is too small`, { field: 'maxPromptLength' });
+    // Weights exist by now: a bad setting or tokenizer must not leave them allocated.
+    try {
+      this.tok = typeof opts.tokenizer === 'string' ? TextTokenizer.fromDir(opts.tokenizer) : (opts.tokenizer ?? null);
+      if (this.maxPromptLength < 16) throw new InputError(`maxPromptLength ${this.maxPromptLength} is too small`, { field: 'maxPromptLength' });
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
   }
 
   private readonly bosToken?: string;
@@ -133,18 +140,16 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
 
   /** Loads a saved RRA-GPT (or any LlamaForCausalLM checkpoint, whose ranking layer then starts fresh). */
   static fromPretrained(dir: string, opts: RraGptOptions = {}): RraGpt {
-    const cfgFile = path.join(dir, 'config.json');
-    const weightsFile = path.join(dir, 'model.safetensors');
-    if (!fs.existsSync(cfgFile)) throw new InputError('config.json not found', { file: dir });
-    if (!fs.existsSync(weightsFile)) throw new InputError('model.safetensors not found', { file: dir });
+    const { configFile: cfgFile, weightsFile } = checkpointFiles(dir);
     const saved = path.join(dir, 'rra_gpt.json');
     const extra = fs.existsSync(saved) ? (JSON.parse(fs.readFileSync(saved, 'utf8')) as Partial<RraGptOptions>) : {};
     let tokenizer = opts.tokenizer;
-    if (tokenizer === undefined && (fs.existsSync(path.join(dir, 'tokenizer.json')) || fs.existsSync(path.join(dir, 'vocab.txt')))) tokenizer = dir;
+    if (tokenizer === undefined && hasTokenizer(dir)) tokenizer = dir;
     const model = new RraGpt(readLlamaConfig(cfgFile), { ...extra, ...opts, tokenizer });
     try {
-      model.llama.loadWeights(weightsFile, { ignore: (n) => n.startsWith('rank_head.') });
-      model.head.load(readSafetensors(weightsFile), {
+      const contents = readSafetensors(weightsFile);
+      model.llama.loadWeights(weightsFile, { contents });
+      model.head.load(contents, {
         source: weightsFile,
         rename: (n) => (n.startsWith('rank_head.') ? n : null),
         optional: () => true,

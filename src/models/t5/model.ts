@@ -9,7 +9,9 @@ import { readSafetensors, writeSafetensors, type SafetensorsFile, type StoredTen
 import { InputError } from '../../utils/errors.js';
 import { activation, additiveMask, dropout, linear, rmsNorm, SeedStream, type Activation } from '../common/layers.js';
 import { Parameters, type LoadReport } from '../common/parameters.js';
-import { feedForwardKind, readT5Config, t5Config, t5ConfigJson, t5ConfigText, type T5Config } from './config.js';
+import { feedForwardKind, parseT5Config, t5Config, t5ConfigJson, t5ConfigText, type T5Config } from './config.js';
+import { checkpointFiles } from '../../io/checkpoint.js';
+import { readJsonObject } from '../../io/json.js';
 
 /** Self-attention keys/values of one decoder layer, [batch, heads, positions, d_kv]. */
 export interface KV {
@@ -323,15 +325,9 @@ function sameValues(a: StoredTensor, b: StoredTensor): boolean {
  * not own are returned in `extra` for the caller (a ranking head); unknown encoder/decoder tensors are errors.
  */
 export function loadT5(dir: string, opts: { seed?: number } = {}): { model: T5Model; report: LoadReport; extra: Map<string, StoredTensor>; rawConfig: Record<string, unknown> } {
-  const cfgFile = path.join(dir, 'config.json');
-  const weightsFile = path.join(dir, 'model.safetensors');
-  if (!fs.existsSync(cfgFile)) throw new InputError('config.json not found', { file: dir });
-  if (!fs.existsSync(weightsFile)) {
-    const alt = fs.existsSync(path.join(dir, 'pytorch_model.bin')) ? ' (only pytorch_model.bin is there: convert it to safetensors)' : '';
-    throw new InputError(`model.safetensors not found${alt}`, { file: dir });
-  }
-  const config = readT5Config(cfgFile);
-  const rawConfig = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as Record<string, unknown>;
+  const { configFile: cfgFile, weightsFile } = checkpointFiles(dir);
+  const rawConfig = readJsonObject(cfgFile);
+  const config = parseT5Config(rawConfig, cfgFile);
   const file = readSafetensors(weightsFile);
   const tensors = new Map(file.tensors);
   if (!tensors.has('shared.weight')) {
