@@ -1,22 +1,11 @@
 // BEIR files: corpus.jsonl (`{"_id", "title", "text"}`), queries.jsonl (`{"_id", "text"}`) and
 // qrels/*.tsv (`query-id<TAB>corpus-id<TAB>score` with a header line). Streamed line by line.
-import { describe, parseInteger, readLines, RecordError, tryRecord, type ReadOptions } from './records.js';
+import { describe, parseInteger, parseJsonObject, readLines, RecordError, tryRecord, type ReadOptions } from './records.js';
 import type { Qrels } from './trec.js';
 
 export interface BeirDocument {
   title: string;
   text: string;
-}
-
-function parseLine(text: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new RecordError('json', `invalid JSON: ${(e as Error).message}`);
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new RecordError('json', `expected an object, got ${describe(v)}`);
-  return v as Record<string, unknown>;
 }
 
 function idOf(r: Record<string, unknown>): string {
@@ -45,7 +34,7 @@ export async function readBeirCorpus(file: string, opts: ReadOptions = {}): Prom
   for await (const { line, text } of readLines(file)) {
     if (!text.trim()) continue;
     const r = tryRecord(opts, bad, { file, line }, () => {
-      const o = parseLine(text);
+      const o = parseJsonObject(text);
       const id = idOf(o);
       const doc = { title: stringField(o, 'title', false), text: stringField(o, 'text', true) };
       if (out.has(id)) throw new RecordError('_id', `document ${id} appears twice`);
@@ -63,7 +52,7 @@ export async function readBeirQueries(file: string, opts: ReadOptions = {}): Pro
   for await (const { line, text } of readLines(file)) {
     if (!text.trim()) continue;
     const r = tryRecord(opts, bad, { file, line }, () => {
-      const o = parseLine(text);
+      const o = parseJsonObject(text);
       const id = idOf(o);
       const q = stringField(o, 'text', true);
       if (out.has(id)) throw new RecordError('_id', `query ${id} appears twice`);

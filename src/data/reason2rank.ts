@@ -2,7 +2,7 @@
 // (`re_rank_id`, 1-based, best first), its raw answer (`reason`) and the true labels (`scores`).
 // `sorted_docids` is unreliable (see the data README) and not read. Invalid permutations are a real
 // case in the staged data (12 records): with `onError: 'collect'` they come back in `bad`.
-import { describe, readLines, RecordError, tryRecord, type BadRecord, type ReadOptions } from './records.js';
+import { describe, parseJsonObject, readLines, RecordError, tryRecord, type BadRecord, type ReadOptions } from './records.js';
 
 export interface Reason2RankRecord {
   query: string;
@@ -23,14 +23,7 @@ export interface Reason2RankResult {
 }
 
 function parseRecord(text: string, line: number): Reason2RankRecord {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new RecordError('json', `invalid JSON: ${(e as Error).message}`);
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new RecordError('json', `expected an object, got ${describe(v)}`);
-  const o = v as Record<string, unknown>;
+  const o = parseJsonObject(text);
   if (typeof o.query !== 'string' || !o.query.trim()) throw new RecordError('query', `expected a non-empty string, got ${describe(o.query)}`);
   const docs = o.unsorted_docs;
   if (!Array.isArray(docs) || docs.length === 0) throw new RecordError('unsorted_docs', `expected a non-empty array of strings, got ${describe(docs)}`);

@@ -121,3 +121,15 @@ export function describe(v: unknown): string {
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
   return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
 }
+
+/** One JSON-lines record: a JSON object, else a RecordError on the 'json' field. */
+export function parseJsonObject(text: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new RecordError('json', `invalid JSON: ${(e as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new RecordError('json', `expected an object, got ${describe(v)}`);
+  return v as Record<string, unknown>;
+}

@@ -164,6 +164,8 @@ export class LlmClient {
     this.apiKey = opts.apiKey ?? process.env[opts.apiKeyEnv ?? 'OPENAI_API_KEY'] ?? undefined;
     this.random = opts.random ?? Math.random;
     if (opts.cachePath) this.corruptCacheLines = this.loadCache(opts.cachePath);
+    // Folders for the append-only files, once (not on every write).
+    for (const f of [opts.cachePath, opts.logPath]) if (f) fs.mkdirSync(path.dirname(path.resolve(f)), { recursive: true });
   }
 
   /** Number of cached answers. */
@@ -327,7 +329,6 @@ export class LlmClient {
     this.cache.set(entry.key, entry);
     const file = this.o.cachePath;
     if (!file) return;
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     // One write per entry: a kill leaves at most a cut last line, which loadCache skips; the
     // leading newline keeps the next entry off that cut line.
     fs.appendFileSync(file, `${this.cacheNeedsNewline ? '\n' : ''}${JSON.stringify(entry)}\n`);
@@ -337,7 +338,6 @@ export class LlmClient {
   private log(entry: CallLog): void {
     this.o.onLog?.(entry);
     if (this.o.logPath) {
-      fs.mkdirSync(path.dirname(path.resolve(this.o.logPath)), { recursive: true });
       fs.appendFileSync(this.o.logPath, `${JSON.stringify(entry)}\n`);
     }
   }

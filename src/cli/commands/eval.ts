@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { compareBytes, readLlmRerankRun, readQrels, readTrecRun } from '../../data/index.js';
 import { evaluateRun, pairedTTest, parseMeasures, randomizationTest, SUPPORTED_MEASURES, type EvaluateOptions } from '../../evaluation/index.js';
 import { InputError } from '../../utils/errors.js';
+import { intOption } from '../options.js';
 
 export const DEFAULT_MEASURES = 'ndcg_cut_10,recip_rank_10,map,recall_100,P_10';
 
@@ -27,12 +28,6 @@ lines 'measure<TAB>qid|all<TAB>value'.
                       re-ranked runs, whose scores are ties (vote counts)
   --baseline FILE     also compare with this run: paired t-test and randomization test per measure
   --trials N, --seed N  randomization test trials (default 10000) and seed (default 42)`;
-
-function intOption(v: string | undefined, name: string, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < min) throw new InputError(`--${name} must be an integer >= ${min}, got '${v}'`);
-  return Number(v);
-}
 
 /** trec_eval's number format: counts as integers, the rest with 4 decimals. */
 function fmt(measure: string, v: number): string {

@@ -7,6 +7,8 @@ import { initBackend } from '../../backend/index.js';
 import { RraBert } from '../../models/rra-bert/index.js';
 import type { TokenSelectionConfig } from '../../models/rra-bert/selection.js';
 import { InputError } from '../../utils/errors.js';
+import { intOption } from '../options.js';
+import { DEMO_DEFAULTS, defaultDataDir } from '../../training/recipe.js';
 
 export const usage = `usage: rankdistill inspect-selection --query TEXT --doc TEXT [--model DIR] [--tokenizer DIR_OR_FILE]
                                   [--source embeddings|LAYER] [--threshold T|none] [--top-k K] [--no-exact] [--json]
@@ -55,16 +57,13 @@ export async function run(argv: string[]): Promise<number> {
     if (values.threshold !== 'none' && !Number.isFinite(t)) throw new InputError(`--threshold must be a number or 'none', got '${values.threshold}'`, { field: '--threshold' });
     selection.threshold = values.threshold === 'none' ? null : t;
   }
-  if (values['top-k'] !== undefined) selection.topK = Number(values['top-k']);
+  if (values['top-k'] !== undefined) selection.topK = intOption(values['top-k'], 'top-k', 1);
   if (values['no-exact']) selection.exactMatch = false;
   await initBackend();
-  const defaultTok = path.resolve(process.env.RANKDISTILL_DATA ?? path.join(process.cwd(), '..', 'shared', 'data'), 'ms-marco-TinyBERT-L-2-v2-tokenizer-config');
+  const defaultTok = path.join(defaultDataDir(), DEMO_DEFAULTS.tokenizer);
   const model = values.model
     ? await RraBert.fromPretrained(values.model, { tokenizer: values.tokenizer, rra: { selection } })
-    : new RraBert(
-        { hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512, max_position_embeddings: 512 },
-        { tokenizer: values.tokenizer ?? defaultTok, rra: { selection } },
-      );
+    : new RraBert(DEMO_DEFAULTS.model, { tokenizer: values.tokenizer ?? defaultTok, rra: { selection } });
   try {
     const rows = await model.inspect(values.query, doc);
     if (values.json) {

@@ -7,6 +7,7 @@ import { Bm25Index, bm25Scorer, fuseRuns, type FusionMethod } from '../../retrie
 import { LlmClient, isCleanLabel, labelQueries, summarizeLabels, type LabelMode, type QueryCandidates, type TeacherLabel } from '../../teacher/index.js';
 import { InputError } from '../../utils/errors.js';
 import { Progress } from '../../utils/progress.js';
+import { intOption } from '../options.js';
 
 export const usage = `usage: rankdistill label --llm-url URL --model NAME --out labels.jsonl
          (--bm25-json FILE | --run FILE [--run FILE ...] --corpus FILE | --corpus FILE) [--queries FILE]
@@ -45,10 +46,7 @@ output
   --quiet              no progress line`;
 
 function int(v: string | undefined, name: string, dflt: number, min = 0): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InputError(`expected an integer >= ${min}, got '${v}'`, { field: `--${name}` });
-  return n;
+  return intOption(v, name, min) ?? dflt;
 }
 
 function num(v: string | undefined, name: string, dflt: number): number {
@@ -202,6 +200,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const progress = new Progress({ total: queries.length, start: queries.length - todo.length, label: 'label', unit: 'queries', silent: v.quiet });
   const labels: TeacherLabel[] = [];
+  let failed = 0;
   await labelQueries(client, todo, {
     mode,
     window,
@@ -213,10 +212,12 @@ export async function run(argv: string[]): Promise<number> {
     queryConcurrency: concurrency,
     onLabel: (l) => {
       labels.push(l);
+      const clean = isCleanLabel(l);
+      if (!clean) failed++;
       // One append per record: a kill leaves complete lines (and at most one cut line, dropped on resume).
-      fs.appendFileSync(isCleanLabel(l) ? out : failuresFile, `${JSON.stringify(l)}\n`);
+      fs.appendFileSync(clean ? out : failuresFile, `${JSON.stringify(l)}\n`);
       const s = client.stats;
-      progress.tick(1, { calls: s.requests, cached: s.cacheHits, failed: labels.length - labels.filter(isCleanLabel).length });
+      progress.tick(1, { calls: s.requests, cached: s.cacheHits, failed });
     },
   });
   progress.finish();

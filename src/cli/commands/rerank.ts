@@ -15,6 +15,7 @@ import {
 import { CrossEncoder } from '../../models/cross-encoder.js';
 import { rerankRun, topKOf } from '../../reranking/index.js';
 import { InputError } from '../../utils/errors.js';
+import { intOption } from '../options.js';
 
 export const usage = `usage: rankdistill rerank --model DIR --out FILE [--run FILE]
                          (--queries FILE --corpus FILE | --bm25-json FILE | --beir-queries FILE --beir-corpus FILE)
@@ -37,12 +38,6 @@ mid-write is redone); --overwrite starts from scratch instead.
   --tokenizer PATH   tokenizer when the model directory has none
   --tag NAME         run tag in the output (default rankdistill)
   --quiet            no progress line`;
-
-function positiveInt(v: string | undefined, name: string, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InputError(`--${name} must be a positive integer, got '${v}'`);
-  return Number(v);
-}
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -71,8 +66,8 @@ export async function run(argv: string[]): Promise<number> {
   if (sources[0] === 'tsv' && !(values.queries && values.corpus)) throw new InputError('--queries and --corpus go together');
   if (sources[0] === 'beir' && !(values['beir-queries'] && values['beir-corpus'])) throw new InputError('--beir-queries and --beir-corpus go together');
   if (!values.run && !values['bm25-json']) throw new InputError('--run is required unless --bm25-json gives the candidates');
-  const topK = positiveInt(values['top-k'], 'top-k', 100);
-  const batchSize = positiveInt(values['batch-size'], 'batch-size', 32);
+  const topK = intOption(values['top-k'], 'top-k', 1) ?? 100;
+  const batchSize = intOption(values['batch-size'], 'batch-size', 1) ?? 32;
   const say = (m: string) => !values.quiet && console.error(m);
 
   // --- the run and the texts ------------------------------------------------------------------
@@ -101,7 +96,7 @@ export async function run(argv: string[]): Promise<number> {
 
   // --- the model ------------------------------------------------------------------------------
   const info = await initBackend();
-  const maxLength = values['max-length'] ? positiveInt(values['max-length'], 'max-length', 512) : undefined;
+  const maxLength = intOption(values['max-length'], 'max-length', 1);
   const model = await CrossEncoder.fromPretrained(values.model, { tokenizer: values.tokenizer, maxLength });
   say(`rerank: ${values.model} (${(model.bert.params.size / 1e6).toFixed(2)}M parameters, max length ${model.maxLength}) on ${info.backend}; ${run.size} queries, top ${topK}`);
 

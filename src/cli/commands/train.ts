@@ -1,8 +1,7 @@
-import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../../backend/index.js';
 import { runDistillation, type DistillationConfig } from '../../training/recipe.js';
-import { InputError } from '../../utils/errors.js';
+import { readJsonObject } from '../../io/json.js';
 
 export const usage = `usage: rankdistill train [--config FILE] [--data DIR] [--out DIR] [--init CHECKPOINT_DIR]
 
@@ -25,14 +24,7 @@ export async function run(argv: string[]): Promise<number> {
       init: { type: 'string' },
     },
   });
-  let cfg: DistillationConfig = {};
-  if (values.config) {
-    try {
-      cfg = JSON.parse(fs.readFileSync(values.config, 'utf8')) as DistillationConfig;
-    } catch (e) {
-      throw new InputError(`cannot read the training config: ${(e as Error).message}`, { file: values.config });
-    }
-  }
+  const cfg = (values.config ? readJsonObject(values.config, 'the training config') : {}) as DistillationConfig;
   if (values.data) cfg.dataDir = values.data;
   if (values.out) cfg.outputDir = values.out;
   if (values.init) cfg.init = values.init;
