@@ -120,10 +120,7 @@ async function timed(fn: () => Promise<void>, warmup: number, iters: number): Pr
 }
 
 function bertModel(c: BertShape): CrossEncoder {
-  return new CrossEncoder({
-    vocab_size: 30522, hidden_size: c.hidden, num_hidden_layers: c.layers, num_attention_heads: c.heads,
-    intermediate_size: c.intermediate, max_position_embeddings: 512, num_labels: 1,
-  });
+  return new CrossEncoder({ ...hfBert(c), max_position_embeddings: 512 });
 }
 
 function bertInputs(c: BertShape) {
@@ -143,6 +140,7 @@ async function ours(c: Case, rerankSetup: RerankSetup): Promise<number> {
     const model = bertModel(shape);
     const x = bertInputs(shape);
     const vars = model.trainableVariables();
+    const byTf = new Map([...vars].map(([n, v]) => [v.name, n]));
     const opt = new AdamW({ lr: 1e-5, weightDecay: 0.01 });
     try {
       if (c.kind === 'bert-infer') {
@@ -154,7 +152,6 @@ async function ours(c: Case, rerankSetup: RerankSetup): Promise<number> {
       }
       return await timed(async () => {
         const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(model.logits(x, true))) as tf.Scalar, [...vars.values()]);
-        const byTf = new Map([...vars].map(([n, v]) => [v.name, n]));
         const named = new Map(Object.entries(grads).map(([k, g]) => [byTf.get(k)!, g]));
         const clipped = clipByGlobalNorm(named, 1.0);
         tf.dispose(Object.values(grads));
