@@ -223,16 +223,16 @@ export class Trainer {
   ): Promise<{ loss: number; grads: Grads; components: Record<string, number> }> {
     const size = this.config.maxPairsPerForward!;
     const varList = [...vars.values()];
-    const chunks: Array<{ start: number; end: number; rng: number | null }> = [];
+    // Each chunk is tokenized once and kept (token ids only) for its backward pass.
+    const chunks: Array<{ start: number; end: number; rng: number | null; batch: unknown }> = [];
     const parts: tf.Tensor1D[] = [];
     for (let s = 0; s < mb.pairs.length; s += size) {
       const end = Math.min(s + size, mb.pairs.length);
       // Same dropout masks in both passes: replay the model's random stream for each chunk.
       const rng = this.model.rngState?.() ?? null;
-      chunks.push({ start: s, end, rng });
       const batch = await this.model.encodeForTraining(mb.pairs.slice(s, end));
+      chunks.push({ start: s, end, rng, batch });
       parts.push(tf.tidy(() => this.model.forward(batch, true)));
-      this.model.disposeBatch(batch);
     }
     const real = tf.concat(parts) as tf.Tensor1D;
     tf.dispose(parts);
@@ -244,12 +244,11 @@ export class Trainer {
     let total: Grads | null = null;
     for (const c of chunks) {
       if (c.rng !== null) this.model.setRngState?.(c.rng);
-      const batch = await this.model.encodeForTraining(mb.pairs.slice(c.start, c.end));
       const upstream = tf.slice(grad, [c.start], [c.end - c.start]);
-      const { value: v, grads } = tf.variableGrads(() => tf.sum(tf.mul(this.model.forward(batch, true), upstream)) as tf.Scalar, varList);
+      const { value: v, grads } = tf.variableGrads(() => tf.sum(tf.mul(this.model.forward(c.batch, true), upstream)) as tf.Scalar, varList);
       v.dispose();
       upstream.dispose();
-      this.model.disposeBatch(batch);
+      this.model.disposeBatch(c.batch);
       total = addInto(total, rename(grads), 1);
     }
     grad.dispose();
