@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SeededRandom } from '../../training/random.js';
 import { KVCache, positionsFromMask, type LlamaModel } from './model.js';
+import { argmax, sampleToken } from '../common/sampling.js';
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -38,37 +39,10 @@ export interface GenerateResult {
 
 /** The token to emit from one row of logits (greedy or sampled). */
 export function pickToken(logits: ArrayLike<number>, opts: GenerateOptions, rng: SeededRandom | null): number {
-  const n = logits.length;
-  if (!opts.doSample || !rng) {
-    let best = 0;
-    for (let i = 1; i < n; i++) if (logits[i] > logits[best]) best = i;
-    return best;
-  }
+  if (!opts.doSample || !rng) return argmax(logits);
   const t = opts.temperature ?? 1;
   if (!(t > 0)) throw new Error(`temperature must be > 0, got ${t}`);
-  let idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);
-  if (opts.topK && opts.topK > 0) idx = idx.slice(0, opts.topK);
-  const max = logits[idx[0]] / t;
-  let probs = idx.map((i) => Math.exp(logits[i] / t - max));
-  let z = probs.reduce((a, b) => a + b, 0);
-  probs = probs.map((p) => p / z);
-  const topP = opts.topP ?? 1;
-  if (topP < 1) {
-    // Keep tokens while the mass before them is below p (always at least one), as HF's TopPLogitsWarper.
-    let cum = 0;
-    let keep = 0;
-    while (keep < probs.length && cum < topP) cum += probs[keep++];
-    idx = idx.slice(0, Math.max(1, keep));
-    probs = probs.slice(0, idx.length);
-    z = probs.reduce((a, b) => a + b, 0);
-    probs = probs.map((p) => p / z);
-  }
-  let u = rng.next();
-  for (let j = 0; j < idx.length; j++) {
-    u -= probs[j];
-    if (u < 0) return idx[j];
-  }
-  return idx[idx.length - 1];
+  return sampleToken(logits, rng, opts);
 }
 
 export async function generate(model: LlamaModel, prompts: number[][], opts: GenerateOptions): Promise<GenerateResult> {
