@@ -89,6 +89,7 @@ export {
   reciprocalRank,
   linearRank,
   HARD_NEGATIVE_LABEL,
+  toListGrid,
 } from './training/lists.js';
 export type { TrainingList, RankTransform, ListSampling, PreparedList } from './training/lists.js';
 export { Trainer, NonFiniteLossError } from './training/trainer.js';

@@ -1,5 +1,6 @@
 // Training lists: (query, documents, labels) per query, built from teacher rankings, qrels or the
 // Reason-to-Rank groups, then cut or padded to a fixed list size with a mask.
+import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../utils/errors.js';
 import { SeededRandom } from './random.js';
 
@@ -136,4 +137,17 @@ export function prepareList(list: TrainingList, size: number, rng: SeededRandom,
     mask.push(0);
   }
   return { docs, labels, mask };
+}
+
+/**
+ * Per-pair values (the real pairs of a micro-batch, row-major) → the [lists, listSize] grid the
+ * losses take. `slot[i]` is the pair index of grid cell i; a negative or out-of-range index marks
+ * padding, which reads 0 (masked out by the losses). Differentiable in `values`.
+ */
+export function toListGrid(values: tf.Tensor1D, slot: readonly number[], shape: [number, number]): tf.Tensor2D {
+  return tf.tidy(() => {
+    const n = values.shape[0];
+    const idx = tf.tensor1d(slot.map((s) => (s >= 0 && s < n ? s : n)), 'int32');
+    return tf.reshape(tf.gather(tf.concat([values, tf.zeros([1])]), idx), shape) as tf.Tensor2D;
+  });
 }

@@ -7,7 +7,7 @@ import { readSafetensors, writeSafetensors, type TensorToWrite } from '../io/saf
 import { getLoss } from '../losses/registry.js';
 import type { LossResult, RankingLoss } from '../losses/types.js';
 import { Progress } from '../utils/progress.js';
-import { prepareList, type ListSampling, type TrainingList } from './lists.js';
+import { prepareList, toListGrid, type ListSampling, type TrainingList } from './lists.js';
 import { AdamW, clipByGlobalNorm } from './optimizer.js';
 import { SeededRandom } from './random.js';
 import { makeSchedule, type ScheduleName } from './schedules.js';
@@ -162,11 +162,7 @@ export class Trainer {
 
   /** Scores [lists, listSize] from the real pairs' scores; padding slots get 0 (masked in the loss). */
   private scatter(real: tf.Tensor1D, mb: MicroBatch): tf.Tensor2D {
-    return tf.tidy(() => {
-      const withZero = tf.concat([real, tf.zeros([1])]);
-      const idx = tf.tensor1d(mb.slot.map((s) => (s < 0 ? mb.pairs.length : s)), 'int32');
-      return tf.reshape(tf.gather(withZero, idx), [mb.lists.length, this.config.listSize]) as tf.Tensor2D;
-    });
+    return toListGrid(real, mb.slot, [mb.lists.length, this.config.listSize]);
   }
 
   private lossOf(scores: tf.Tensor2D, labels: tf.Tensor2D, mask: tf.Tensor2D): LossResult {

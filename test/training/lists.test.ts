@@ -2,9 +2,10 @@
 import { expect } from 'chai';
 import {
   HARD_NEGATIVE_LABEL, linearRank, listFromRanking, listsFromPermutations, listsFromQrels, listsFromTeacherLabels,
-  listsFromTeacherRun, prepareList, reciprocalRank,
+  listsFromTeacherRun, prepareList, reciprocalRank, toListGrid,
 } from '../../src/training/lists.js';
 import { SeededRandom } from '../../src/training/random.js';
+import * as tf from '@tensorflow/tfjs-core';
 
 describe('training lists', () => {
   it('labels a teacher ranking 1/(r+1) by default and puts hard negatives at 0', () => {
@@ -70,5 +71,14 @@ describe('training lists', () => {
       p.docs.forEach((d, i) => expect(p.labels[i]).to.equal(labels[docs.indexOf(d)]));
       expect(prepareList(long, 6, new SeededRandom(2), sampling)).to.deep.equal(p);
     }
+  });
+
+  it('places per-pair values in the [lists, listSize] grid, padding as 0, with gradients to the pairs only', () => {
+    const v = tf.tensor1d([10, 20, 30]);
+    const slot = [0, -1, 1, 2]; // list 0: pair 0 + padding; list 1: pairs 1, 2
+    expect(Array.from(toListGrid(v, slot, [2, 2]).dataSync())).to.deep.equal([10, 0, 20, 30]);
+    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(toListGrid(x as tf.Tensor1D, slot, [2, 2]), tf.tensor2d([[1, 5], [2, 3]]))))(v);
+    expect(Array.from(g.dataSync())).to.deep.equal([1, 2, 3]);
+    tf.dispose([v, g]);
   });
 });

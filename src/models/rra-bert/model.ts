@@ -16,6 +16,7 @@ import type { BertOutputs } from '../bert/model.js';
 import { CrossEncoder, type CrossEncoderOptions, type PairBatch, type ScoreOptions } from '../cross-encoder.js';
 import { DEFAULT_SELECTION, SELECT_REASON_NAMES, selectTokensFromTensor, specialTokenIds, type TokenSelection, type TokenSelectionConfig } from './selection.js';
 import { TermControlLayer, type TclPooling } from './tcl.js';
+import { toListGrid } from '../../training/lists.js';
 
 export interface RraBertConfig {
   selection?: TokenSelectionConfig;
@@ -191,9 +192,8 @@ export class RraBert implements TrainableRanker<RraBatch> {
     if (k !== nReal) throw new Error(`RraBert.trainingLoss: the mask has ${k} real items but the batch has ${nReal} pairs`);
     return tf.tidy(() => {
       const { s, t, selection } = this.forwardWithTcl(batch, true);
-      const idx = tf.tensor1d(slot, 'int32');
-      // Padding slots read an appended 0; the losses ignore them through the mask.
-      const toLists = (x: tf.Tensor1D) => tf.reshape(tf.gather(tf.concat([x, tf.zeros([1])]), idx), [L, N]) as tf.Tensor2D;
+      // Padding slots read 0; the losses ignore them through the mask.
+      const toLists = (x: tf.Tensor1D) => toListGrid(x, slot, [L, N]);
       const S = toLists(s);
       const T = toLists(t);
       const ls = rankLoss(S, labels, mask);

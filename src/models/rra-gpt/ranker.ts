@@ -18,6 +18,7 @@ import { LlamaModel } from '../llama/model.js';
 import { readLlamaConfig, type LlamaConfig } from '../llama/config.js';
 import { ReasonMap } from './data.js';
 import { checkpointFiles, hasTokenizer } from '../../io/checkpoint.js';
+import { toListGrid } from '../../training/lists.js';
 
 export interface RraGptTemplate {
   instruction: string;
@@ -318,8 +319,7 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
         if (useCls) cls = tf.sum(tf.mul(nll, tf.tensor1d(wCls))) as tf.Scalar;
         if (useReason) reason = tf.sum(tf.mul(nll, tf.tensor1d(wReason))) as tf.Scalar;
       }
-      const withZero = tf.concat([scores, tf.zeros([1])]);
-      const grid = tf.reshape(tf.gather(withZero, tf.tensor1d(slot.map((s) => (s < 0 ? n : s)), 'int32')), [L, N]) as tf.Tensor2D;
+      const grid = toListGrid(scores, slot, [L, N]);
       const r = rankLoss(grid, labels, mask);
       let loss = r.loss;
       if (useCls) loss = tf.add(loss, tf.mul(cls, this.alpha)) as tf.Scalar;

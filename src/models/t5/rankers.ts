@@ -16,6 +16,7 @@ import { InputError } from '../../utils/errors.js';
 import { dropout, linear } from '../common/layers.js';
 import type { T5Config } from './config.js';
 import { loadT5, T5Model } from './model.js';
+import { toListGrid } from '../../training/lists.js';
 
 export type T5Head = 'monot5' | 'rankt5' | 'rankt5-encoder' | 'twolar';
 export const T5_HEADS: T5Head[] = ['monot5', 'rankt5', 'rankt5-encoder', 'twolar'];
@@ -242,14 +243,12 @@ export class T5Ranker implements TrainableRanker<T5Batch> {
         if (m[i]) {
           slot.push(targets.length);
           targets.push(y[i] > (this.opts.relevantAbove ?? 0) ? tid : fid);
-        } else slot.push(targets.length + 0.5);
+        } else slot.push(-1);
       }
       return tf.tidy(() => {
         const logits = tf.reshape(this.model.lmLogits(this.firstStep(batch, true)), [targets.length, this.model.config.vocab_size]) as tf.Tensor2D;
         const perPair = tokenCrossEntropy(logits, targets);
-        const [L, S] = labels.shape;
-        const withZero = tf.concat([perPair, tf.zeros([1])]);
-        const perSlot = tf.reshape(tf.gather(withZero, tf.tensor1d(slot.map((s) => (Number.isInteger(s) ? s : targets.length)), 'int32')), [L, S]);
+        const perSlot = toListGrid(perPair as tf.Tensor1D, slot, labels.shape);
         const count = tf.maximum(tf.sum(mask, 1), 1);
         return { loss: tf.mean(perPair) as tf.Scalar, perList: tf.div(tf.sum(perSlot, 1), count) as tf.Tensor1D };
       });
