@@ -176,12 +176,17 @@ export class T5Model {
   positionBias(stack: 'encoder' | 'decoder', qStart: number, qLen: number, kLen: number): tf.Tensor4D {
     const c = this.config;
     const bidirectional = stack === 'encoder';
+    // The bucket depends only on r = j − (qStart + i): one lookup per distinct r, not per cell.
+    const rMin = -(qStart + qLen - 1);
+    const bucketOf = Int32Array.from({ length: kLen - 1 - qStart - rMin + 1 }, (_, k) =>
+      relativePositionBucket(rMin + k, bidirectional, c.relative_attention_num_buckets, c.relative_attention_max_distance),
+    );
     const idx = new Int32Array(qLen * kLen);
     const causal = new Float32Array(qLen * kLen);
     for (let i = 0; i < qLen; i++) {
       for (let j = 0; j < kLen; j++) {
         const r = j - (qStart + i);
-        idx[i * kLen + j] = relativePositionBucket(r, bidirectional, c.relative_attention_num_buckets, c.relative_attention_max_distance);
+        idx[i * kLen + j] = bucketOf[r - rMin];
         if (!bidirectional && r > 0) causal[i * kLen + j] = NEG;
       }
     }
