@@ -17,6 +17,7 @@ import { CrossEncoder, type CrossEncoderOptions, type PairBatch, type ScoreOptio
 import { DEFAULT_SELECTION, SELECT_REASON_NAMES, selectTokensFromTensor, specialTokenIds, type TokenSelection, type TokenSelectionConfig } from './selection.js';
 import { TermControlLayer, type TclPooling } from './tcl.js';
 import { toListGrid } from '../../training/lists.js';
+import { readJsonObject } from '../../io/json.js';
 
 export interface RraBertConfig {
   selection?: TokenSelectionConfig;
@@ -103,14 +104,7 @@ export class RraBert implements TrainableRanker<RraBatch> {
    */
   static async fromPretrained(dir: string, opts: RraBertOptions = {}): Promise<RraBert> {
     const cfgFile = path.join(dir, RRA_CONFIG_FILE);
-    let saved: RraBertConfig = {};
-    if (fs.existsSync(cfgFile)) {
-      try {
-        saved = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as RraBertConfig;
-      } catch (e) {
-        throw new InputError(`cannot parse: ${(e as Error).message}`, { file: cfgFile });
-      }
-    }
+    const saved = (fs.existsSync(cfgFile) ? readJsonObject(cfgFile, RRA_CONFIG_FILE) : {}) as RraBertConfig;
     const ce = await CrossEncoder.fromPretrained(dir, opts);
     const model = new RraBert(ce, { ...opts, rra: { ...saved, ...opts.rra, selection: { ...saved.selection, ...opts.rra?.selection } } });
     const wFile = path.join(dir, TCL_WEIGHTS_FILE);

@@ -19,6 +19,7 @@ import { readLlamaConfig, type LlamaConfig } from '../llama/config.js';
 import { ReasonMap } from './data.js';
 import { checkpointFiles, hasTokenizer } from '../../io/checkpoint.js';
 import { toListGrid } from '../../training/lists.js';
+import { readJsonObject } from '../../io/json.js';
 
 export interface RraGptTemplate {
   instruction: string;
@@ -143,7 +144,7 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
   static fromPretrained(dir: string, opts: RraGptOptions = {}): RraGpt {
     const { configFile: cfgFile, weightsFile } = checkpointFiles(dir);
     const saved = path.join(dir, 'rra_gpt.json');
-    const extra = fs.existsSync(saved) ? (JSON.parse(fs.readFileSync(saved, 'utf8')) as Partial<RraGptOptions>) : {};
+    const extra = (fs.existsSync(saved) ? readJsonObject(saved, 'rra_gpt.json') : {}) as Partial<RraGptOptions>;
     let tokenizer = opts.tokenizer;
     if (tokenizer === undefined && hasTokenizer(dir)) tokenizer = dir;
     const model = new RraGpt(readLlamaConfig(cfgFile), { ...extra, ...opts, tokenizer });
