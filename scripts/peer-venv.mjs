@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const PEER_PACKAGES = ['torch==2.13.0', 'numpy', 'transformers==5.17.0', 'sentence-transformers==6.0.1', 'safetensors'];
+// gguf + accelerate: transformers' GGUF loader; pytrec-eval-terrier and ir-measures: trec_eval cross-checks.
+export const PEER_PACKAGES = ['torch==2.13.0', 'numpy', 'transformers==5.17.0', 'sentence-transformers==6.0.1', 'safetensors', 'gguf', 'accelerate', 'pytrec-eval-terrier', 'ir-measures'];
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -21,7 +22,7 @@ export function peerPythonPath() {
 
 function complete(py) {
   if (!fs.existsSync(py)) return false;
-  const r = spawnSync(py, ['-c', 'import torch, transformers, sentence_transformers, safetensors'], { encoding: 'utf8' });
+  const r = spawnSync(py, ['-c', 'import torch, transformers, sentence_transformers, safetensors, gguf, accelerate, pytrec_eval, ir_measures'], { encoding: 'utf8' });
   return r.status === 0;
 }
 
