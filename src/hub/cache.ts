@@ -175,14 +175,18 @@ export class RepoCache {
   }
 }
 
-/** `<base>.<pid>-<8 hex>.<suffix>`: a temporary name unique to this process, whose owner can be checked. */
-export function tempName(base: string, suffix: 'incomplete' | 'tmp'): string {
-  return `${base}.${process.pid}-${crypto.randomBytes(4).toString('hex')}.${suffix}`;
+/**
+ * `<base>.<pid>-<8 hex>.<suffix>`: a temporary name unique to this process, whose owner can be
+ * checked. Owner 0 marks a file no process holds (a partial download kept for a later resume).
+ */
+export function tempName(base: string, suffix: 'incomplete' | 'tmp', owner = process.pid): string {
+  return `${base}.${owner}-${crypto.randomBytes(4).toString('hex')}.${suffix}`;
 }
 
 const TEMP_RE = /^(.*)\.(\d+)-[0-9a-f]{8}\.(incomplete|tmp)$/;
 
 function pidAlive(pid: number): boolean {
+  if (pid <= 0) return false;
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);

