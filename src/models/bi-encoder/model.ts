@@ -2,6 +2,7 @@
 // relevance of a (query, document) pair is the similarity of their vectors (cosine or dot, times a
 // scale). Loads and saves the sentence-transformers folder layout (./folder.ts), and is a
 // TrainableRanker, so list-wise distillation can fine-tune it as a student.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -186,6 +187,20 @@ export class BiEncoder implements TrainableRanker<BiEncoderBatch> {
     const flat = await this.embed(texts, opts);
     const d = this.dimension;
     return texts.map((_, i) => flat.subarray(i * d, (i + 1) * d));
+  }
+
+  /**
+   * sha256 of everything the vectors depend on: config, pooling, normalisation, max length, lower-casing,
+   * vocabulary size and every weight. A dense index is resumed or searched only by the model that built it.
+   */
+  fingerprint(): string {
+    const h = crypto.createHash('sha256');
+    h.update(JSON.stringify({ config: this.config, pooling: this.pooling, normalize: this.normalize, maxSeqLength: this.maxSeqLength, doLowerCase: this.doLowerCase, vocab: this.tok?.vocabSize ?? null }));
+    for (const name of this.bert.params.names().filter((n) => !unusedByBiEncoder(n)).sort()) {
+      const v = this.bert.params.get(name).dataSync() as Float32Array;
+      h.update(name).update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    }
+    return h.digest('hex');
   }
 
   /** scale · similarity of two vectors, as `forward` computes it. */
