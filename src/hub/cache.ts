@@ -210,7 +210,7 @@ export function orphanedTemps(dir: string): Array<{ file: string; base: string }
   const out: Array<{ file: string; base: string }> = [];
   for (const n of names) {
     const m = TEMP_RE.exec(n);
-    if (m && !pidAlive(Number(m[2]))) out.push({ file: path.join(dir, n), base: m[1] });
+    if (m && !pidAlive(Number(m[2]))) out.push({ file: path.join(dir, n), base: path.join(dir, m[1]) });
   }
   return out;
 }

@@ -154,7 +154,8 @@ async function fileMetadata(cache: RepoCache, file: string, revision: string, en
     }
     if (redirect) {
       const target = new URL(loc!, url);
-      if (target.host === url.host) {
+      // As huggingface_hub: follow within the same host name; another host (a CDN) is where the bytes are.
+      if (target.hostname === url.hostname) {
         url = target;
         continue;
       }
@@ -176,7 +177,8 @@ async function fileMetadata(cache: RepoCache, file: string, revision: string, en
 async function openDownload(meta: FileMetadata, endpointHost: string, auth: Record<string, string>, from: number, what: string): Promise<http.IncomingMessage> {
   let url = meta.location;
   for (let hop = 0; hop < 10; hop++) {
-    const headers: Record<string, string> = url.host === endpointHost ? { ...auth } : {};
+    // The token goes to the Hub's host only, never to a CDN (signed URLs need none).
+    const headers: Record<string, string> = url.hostname === endpointHost ? { ...auth } : {};
     if (from > 0) headers.range = `bytes=${from}-`;
     const res = await send('GET', url, headers);
     const s = res.statusCode ?? 0;
@@ -345,7 +347,7 @@ export async function hubDownload(id: string, file: string, opts: HubOptions = {
         }
       }
       try {
-        await downloadTo(tmp, meta, new URL(endpoint).host, auth, what, opts, cache.root);
+        await downloadTo(tmp, meta, new URL(endpoint).hostname, auth, what, opts, cache.root);
         cache.installBlob(tmp, meta.etag);
       } catch (e) {
         // A network failure keeps the partial file for the next run to resume; anything else removes it.

