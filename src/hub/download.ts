@@ -201,7 +201,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Streams the file into `tmp` (appending to what it holds), resuming with Range after a cut
  * connection (up to 5 tries in a row without progress, as huggingface_hub), and checks size and ETag.
  */
-async function downloadTo(tmp: string, meta: FileMetadata, endpointHost: string, auth: Record<string, string>, what: string, opts: HubOptions, root: string): Promise<void> {
+async function downloadTo(tmp: string, meta: FileMetadata, endpointHost: string, auth: Record<string, string>, id: string, file: string, opts: HubOptions, root: string): Promise<void> {
+  const what = `${id}/${file}`;
   const kind = etagKind(meta.etag);
   const hasherFor = (size: number | null) => new ContentHasher(kind === 'git-sha1' && size !== null ? size : undefined);
   let have = fs.existsSync(tmp) ? fs.statSync(tmp).size : 0;
@@ -218,7 +219,7 @@ async function downloadTo(tmp: string, meta: FileMetadata, endpointHost: string,
     try {
       res = await openDownload(meta, endpointHost, auth, have, what);
     } catch (e) {
-      const err = networkError(e, meta.location, what, '');
+      const err = networkError(e, meta.location, id, file);
       if (err instanceof HubError && err.code === 'UNREACHABLE' && triesLeft-- > 0) {
         await sleep(250);
         continue;
@@ -347,7 +348,7 @@ export async function hubDownload(id: string, file: string, opts: HubOptions = {
         }
       }
       try {
-        await downloadTo(tmp, meta, new URL(endpoint).hostname, auth, what, opts, cache.root);
+        await downloadTo(tmp, meta, new URL(endpoint).hostname, auth, id, file, opts, cache.root);
         cache.installBlob(tmp, meta.etag);
       } catch (e) {
         // A network failure keeps the partial file for the next run to resume; anything else removes it.
