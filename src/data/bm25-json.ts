@@ -1,8 +1,8 @@
 // The RankGPT / rank_llm "retrieve_results" JSON: `[{"query", "hits": [{"content", "qid", "docid",
 // "rank"?, "score"}, ...]}, ...]`. Used by the staged TREC DL BM25 top-100 files (with `rank`), the
 // BEIR subsets (no `rank`; `qid` an int or a string) and NovelEval's data.json. The files are a few MB
-// of one JSON array, so they are parsed whole; bad elements are reported by their 1-based index.
-import { describe, readJsonFile, RecordError, tryRecord, type ReadOptions } from './records.js';
+// of one JSON array, so they are parsed whole; bad elements are reported as "element N" with the line and column where they start.
+import { describe, readJsonText, RecordError, tryRecord, type ReadOptions } from './records.js';
 import { InputError } from '../utils/errors.js';
 
 export interface CandidateHit {
@@ -56,12 +56,12 @@ function parseList(el: unknown): CandidateList {
 /** Reads a BM25 candidate JSON file (see the top of this file). */
 export async function readBm25Json(file: string, opts: ReadOptions = {}): Promise<CandidateList[]> {
   const bad = opts.bad ?? [];
-  const data = await readJsonFile(file);
+  const { value: data, elementAt } = await readJsonText(file);
   if (!Array.isArray(data)) throw new InputError(`expected a JSON array of {query, hits}, got ${describe(data)}`, { file });
   const out: CandidateList[] = [];
   const qids = new Set<string>();
   data.forEach((el, i) => {
-    const c = tryRecord(opts, bad, { file, index: i + 1 }, () => {
+    const c = tryRecord(opts, bad, () => elementAt(i), () => {
       const l = parseList(el);
       if (qids.has(l.qid)) throw new RecordError('hits[0].qid', `query ${l.qid} appears twice`);
       return l;

@@ -2,13 +2,16 @@
 // first malformed record (default) and collecting bad records into a report.
 import fs from 'node:fs';
 import readline from 'node:readline';
+import { arrayElementOffsets, lineColumn, parseJson } from '../io/json.js';
 import { InputError } from '../utils/errors.js';
 
 /** A record a reader rejected: where it is and why. */
 export interface BadRecord {
   file: string;
-  /** 1-based line (for a JSON array file: the 1-based element index, with `line` unset). */
+  /** 1-based line (for a JSON array file: where the element starts). */
   line?: number;
+  /** 1-based column (JSON syntax errors; the start of a JSON array element). */
+  column?: number;
   /** 1-based index of the element in a JSON array file. */
   index?: number;
   field: string;
@@ -27,6 +30,8 @@ export class RecordError extends Error {
   constructor(
     readonly field: string,
     message: string,
+    /** 1-based column in the record's line (JSON syntax errors). */
+    readonly column?: number,
   ) {
     super(message);
   }
@@ -35,18 +40,24 @@ export class RecordError extends Error {
 /** Raises (throw mode) or records (collect mode) a bad record. */
 export function reportBad(opts: ReadOptions, bad: BadRecord[], rec: BadRecord): void {
   if ((opts.onError ?? 'throw') === 'throw') {
-    throw new InputError(rec.message, { file: rec.file, line: rec.line ?? rec.index, field: rec.field });
+    throw new InputError(rec.message, { file: rec.file, line: rec.line, column: rec.column, element: rec.index, field: rec.field });
   }
   bad.push(rec);
 }
 
-/** Runs `parse` on one record; a RecordError becomes a bad record. Other errors propagate. */
-export function tryRecord<T>(opts: ReadOptions, bad: BadRecord[], where: { file: string; line?: number; index?: number }, parse: () => T): T | undefined {
+type Where = { file: string; line?: number; column?: number; index?: number };
+
+/**
+ * Runs `parse` on one record; a RecordError becomes a bad record. Other errors propagate. `where` may
+ * be a function, evaluated only for a bad record (locating an array element costs a scan).
+ */
+export function tryRecord<T>(opts: ReadOptions, bad: BadRecord[], where: Where | (() => Where), parse: () => T): T | undefined {
   try {
     return parse();
   } catch (e) {
     if (!(e instanceof RecordError)) throw e;
-    reportBad(opts, bad, { ...where, field: e.field, message: e.message });
+    const w = typeof where === 'function' ? where() : where;
+    reportBad(opts, bad, { ...w, column: e.column ?? w.column, field: e.field, message: e.message });
     return undefined;
   }
 }
@@ -100,19 +111,32 @@ export function parseInteger(s: string, field: string): number {
   return v;
 }
 
-/** Reads a whole JSON file (for JSON array formats), naming the file on a syntax error. */
+/** Reads a whole JSON file (for JSON array formats), naming the file, line and column on a syntax error. */
 export async function readJsonFile(file: string): Promise<unknown> {
+  return (await readJsonText(file)).value;
+}
+
+/**
+ * A whole JSON file and a way to find where element `index` (0-based) of its top-level array starts,
+ * so errors say "element N" at a line and column rather than a number that reads like a line.
+ */
+export async function readJsonText(file: string): Promise<{ value: unknown; elementAt: (index: number) => { file: string; index: number; line?: number; column?: number } }> {
   let text: string;
   try {
     text = await fs.promises.readFile(file, 'utf8');
   } catch (e) {
     throw new InputError(`cannot read: ${(e as Error).message}`, { file });
   }
-  try {
-    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  } catch (e) {
-    throw new InputError(`invalid JSON: ${(e as Error).message}`, { file });
-  }
+  const value = parseJson(text, { file });
+  let offsets: number[] | undefined;
+  return {
+    value,
+    elementAt: (index) => {
+      offsets ??= arrayElementOffsets(text);
+      const at = offsets[index];
+      return at === undefined ? { file, index: index + 1 } : { file, index: index + 1, ...lineColumn(text, at) };
+    },
+  };
 }
 
 export function describe(v: unknown): string {
@@ -126,9 +150,10 @@ export function describe(v: unknown): string {
 export function parseJsonObject(text: string): Record<string, unknown> {
   let v: unknown;
   try {
-    v = JSON.parse(text);
+    v = parseJson(text);
   } catch (e) {
-    throw new RecordError('json', `invalid JSON: ${(e as Error).message}`);
+    const err = e as InputError;
+    throw new RecordError('json', err.detail, err.location.column);
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new RecordError('json', `expected an object, got ${describe(v)}`);
   return v as Record<string, unknown>;

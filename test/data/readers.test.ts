@@ -45,7 +45,7 @@ async function expectInputError(p: Promise<unknown>, f: string, line: number | u
   expect(e.location.line).to.equal(line);
   expect(e.location.field).to.equal(field);
   expect(e.message).to.contain(f);
-  if (line !== undefined) expect(e.message).to.contain(`${f}:${line}:`);
+  if (line !== undefined) expect(e.message).to.match(new RegExp(`${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${line}(:\\d+)?: `));
   expect(e.message).to.contain(`field '${field}'`);
   if (msg) expect(e.detail).to.match(msg);
   return e;
@@ -285,12 +285,15 @@ describe('data: BM25 candidate JSON', () => {
   for (const [what, el, field] of bad) {
     it(`rejects an element with ${what} (by element index), and collects it on request`, async () => {
       const good = { query: 'ok', hits: [hit({ qid: 99 })] };
-      const f = file(JSON.stringify([good, el]), 'json');
-      await expectInputError(readBm25Json(f), f, 2, field);
+      // One element per line after the first: element 2 starts on line 3, column 3.
+      const f = file(`[\n  ${JSON.stringify(good)},\n  ${JSON.stringify(el)}\n]\n`, 'json');
+      const e = await expectInputError(readBm25Json(f), f, 3, field);
+      expect(e.location).to.deep.include({ element: 2, column: 3 });
+      expect(e.message).to.contain(`${f}:3:3: element 2: field '${field}'`);
       const b: BadRecord[] = [];
       const c = await readBm25Json(f, { onError: 'collect', bad: b });
       expect(c.map((x) => x.qid)).to.deep.equal(['99']);
-      expect(b.map((x) => [x.index, x.field])).to.deep.equal([[2, field]]);
+      expect(b.map((x) => [x.index, x.line, x.field])).to.deep.equal([[2, 3, field]]);
     });
   }
 
@@ -304,13 +307,15 @@ describe('data: BM25 candidate JSON', () => {
     }
     expect(err).to.be.instanceOf(InputError);
     expect((err as InputError).message).to.contain(f).and.to.contain('array');
-    const g = file('[{"query": ', 'json');
+    // A file cut short is reported at its end, by line and column (not a byte offset).
+    const g = file('[\n  {"query": ', 'json');
     try {
       await readBm25Json(g);
       expect.fail('no error');
     } catch (e) {
       expect(e).to.be.instanceOf(InputError);
-      expect((e as InputError).message).to.contain(g).and.to.contain('invalid JSON');
+      expect((e as InputError).location).to.deep.include({ file: g, line: 2, column: 13 });
+      expect((e as InputError).message).to.equal(`${g}:2:13: invalid JSON: the text ends where a value should be (cut short?)`);
     }
   });
 });
@@ -346,9 +351,11 @@ describe('data: Reason-to-Rank JSONL', () => {
     });
   }
 
-  it('rejects invalid JSON lines', async () => {
+  it('rejects invalid JSON lines, naming line and column', async () => {
     const f = file(`${rec({})}\n{"query": \n`, 'jsonl');
-    await expectInputError(readReason2Rank(f), f, 2, 'json');
+    const e = await expectInputError(readReason2Rank(f), f, 2, 'json');
+    expect(e.location.column).to.equal(11);
+    expect(e.message).to.contain(`${f}:2:11: field 'json': invalid JSON`);
   });
 });
 
