@@ -110,10 +110,11 @@ export type { DistillationConfig, DistillationReport, SystemResult, TeacherListO
 export {
   LlmClient, LlmError, parseRanking, buildRankingMessages, buildReasonMessages, truncateWords, rankCall, slidingWindowRank, windowSpans,
   preRankAndSelect, preRankedRank, labelQuery, labelQueries, summarizeLabels, isCleanLabel,
+  labelsToRun, readTeacherLabels, promptTemplateVersion,
 } from './teacher/index.js';
 export type {
   ChatMessage, ChatResult, CallLog, LlmClientOptions, ParsedRanking, Candidate, CallFailure, Scorer, SlidingWindowOptions, PreRankedOptions,
-  PreRankedResult, TeacherLabel, LabelMode, LabelOptions, LabelSummary, QueryCandidates,
+  PreRankedResult, TeacherLabel, LabelMode, LabelOptions, LabelSummary, QueryCandidates, RetryEvent, LabelRunEntry,
 } from './teacher/index.js';
 
 // Retrieval and query augmentation

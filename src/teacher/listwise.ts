@@ -52,7 +52,8 @@ export async function rankCall(client: LlmClient, query: string, passages: reado
       calls++;
       content = (await client.chat(messages, { variant })).content;
     } catch (e) {
-      if (!(e instanceof LlmError)) throw e;
+      // A fatal error (the key, the model, a server that is down) stops the whole run, not one call.
+      if (!(e instanceof LlmError) || e.fatal) throw e;
       return { calls, answers, failure: { kind: 'request', message: e.message, key: e.key } };
     }
     answers.push(content);
@@ -80,10 +81,10 @@ export interface SlidingWindowOptions extends PromptOptions {
 }
 
 export interface SlidingWindowResult {
-  /** The whole list, re-ordered best first. */
+  /** The whole list, re-ordered best first (only partly, when a window failed). */
   ranking: Candidate[];
   calls: number;
-  /** Windows left in their incoming order because their call failed. */
+  /** The window whose call failed; the windows above it were not sent. */
   failures: CallFailure[];
   stats: ParseStats;
 }
@@ -107,7 +108,9 @@ export function windowSpans(n: number, window = 20, step = 10): Array<[number, n
 /**
  * RankGPT's sliding window: rank the last `window` candidates, move up by `step`, repeat to the top,
  * so strong documents bubble up. In each window the ids the LLM left out follow its ranking in their
- * incoming order (RankGPT mode).
+ * incoming order (RankGPT mode). A failed window ends the query: the windows above it would rank a
+ * list that is already wrong, so they are not paid for; the query is retried as a whole later (the
+ * windows that succeeded come back from the client's cache).
  */
 export async function slidingWindowRank(
   client: LlmClient,
@@ -125,7 +128,7 @@ export async function slidingWindowRank(
     calls += r.calls;
     if (!r.parsed) {
       failures.push({ ...r.failure!, window: [start, end] });
-      continue;
+      break;
     }
     addStats(stats, r.parsed);
     const order = [...r.parsed.ranking, ...r.parsed.missing];
@@ -200,7 +203,7 @@ export async function preRankedRank(client: LlmClient, query: string, candidates
       const parsed = parseReasons(answer, selected.length);
       out.reasons = parsed ? Object.fromEntries([...parsed].map(([i, why]) => [selected[i].docid, why])) : answer;
     } catch (e) {
-      if (!(e instanceof LlmError)) throw e;
+      if (!(e instanceof LlmError) || e.fatal) throw e;
       out.failures.push({ kind: 'reasons', message: e.message, key: e.key });
     }
   }

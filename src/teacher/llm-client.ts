@@ -1,7 +1,10 @@
 // OpenAI-compatible chat-completions client for teacher labelling (hosted APIs, vLLM, llama.cpp,
 // Ollama): bounded concurrency, per-request timeout, retries with backoff and jitter on 429/5xx/
 // timeouts/dropped connections (honouring Retry-After), an append-only JSONL cache so an interrupted
-// run resumes without paying twice, and a log line per call.
+// run resumes without paying twice, and a log line per call. Errors that retrying cannot fix stop the
+// client at once (fail fast): HTTP 401/403 (the key), 404 (an unknown model or a wrong URL), and a
+// server that refuses several connections in a row; every pending and later request then fails with
+// the same fatal LlmError.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -77,15 +80,37 @@ export interface LlmClientOptions {
   onLog?: (entry: CallLog) => void;
   /** Random source for jitter (tests). */
   random?: () => number;
+  /**
+   * Connection failures in a row (refused, unknown host, unreachable; any HTTP answer resets the
+   * count) after which the server is taken for down and the client stops (default 3).
+   */
+  maxConnectFailures?: number;
+  /** Told of every retry before its backoff wait (for a progress line). */
+  onRetry?: (event: RetryEvent) => void;
 }
 
-/** A request that failed for good (non-retryable status, or retries exhausted). */
+/** A failed attempt that will be retried after `delayMs`. */
+export interface RetryEvent {
+  key: string;
+  /** The attempt that failed (1-based) and the most there will be. */
+  attempt: number;
+  maxAttempts: number;
+  delayMs: number;
+  status?: number;
+  error: string;
+}
+
+/**
+ * A request that failed for good (non-retryable status, or retries exhausted). `fatal`: no request to
+ * this server can succeed until the user fixes something (key, model, URL, server); the client stops.
+ */
 export class LlmError extends Error {
   constructor(
     message: string,
     readonly key: string,
     readonly attempts: number,
     readonly status?: number,
+    readonly fatal = false,
   ) {
     super(message);
     this.name = 'LlmError';
@@ -106,10 +131,17 @@ class Retryable extends Error {
     message: string,
     readonly status?: number,
     readonly retryAfterMs?: number,
+    /** The server could not be reached at all (counts toward maxConnectFailures). */
+    readonly connect = false,
   ) {
     super(message);
   }
 }
+
+/** Socket errors that mean nothing answered at that address (as opposed to a dropped or reset connection). */
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+
+const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' };
 
 /** JSON with object keys sorted at every level, so equal requests hash equally. */
 export function canonicalJson(v: unknown): string {
@@ -136,15 +168,13 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 export class LlmClient {
   readonly model: string;
   readonly url: string;
   readonly stats = { requests: 0, cacheHits: 0, httpCalls: 0, retries: 0, errors: 0, promptTokens: 0, completionTokens: 0 };
   /** Lines of the cache file that could not be read (e.g. a last line cut by a kill). */
   readonly corruptCacheLines: number = 0;
-  private readonly o: Required<Pick<LlmClientOptions, 'temperature' | 'concurrency' | 'timeoutMs' | 'maxRetries' | 'backoffMs' | 'maxBackoffMs' | 'maxRetryAfterMs'>> & LlmClientOptions;
+  private readonly o: Required<Pick<LlmClientOptions, 'temperature' | 'concurrency' | 'timeoutMs' | 'maxRetries' | 'backoffMs' | 'maxBackoffMs' | 'maxRetryAfterMs' | 'maxConnectFailures'>> & LlmClientOptions;
   private readonly apiKey?: string;
   private readonly cache = new Map<string, CacheEntry>();
   private readonly inFlight = new Map<string, Promise<ChatResult>>();
@@ -152,11 +182,16 @@ export class LlmClient {
   private readonly waiting: Array<() => void> = [];
   private cacheNeedsNewline = false;
   private readonly random: () => number;
+  /** Set once an unfixable error is seen: every request fails with it from then on. */
+  private fatalError: LlmError | null = null;
+  /** Aborts in-flight requests and backoff waits when the client stops. */
+  private readonly stopCtrl = new AbortController();
+  private connectFailures = 0;
 
   constructor(opts: LlmClientOptions) {
     if (!opts.baseUrl) throw new Error('LLM client: baseUrl is required');
     if (!opts.model) throw new Error('LLM client: model is required');
-    this.o = { temperature: 0, concurrency: 4, timeoutMs: 120_000, maxRetries: 6, backoffMs: 1000, maxBackoffMs: 60_000, maxRetryAfterMs: 300_000, ...opts };
+    this.o = { temperature: 0, concurrency: 4, timeoutMs: 120_000, maxRetries: 6, backoffMs: 1000, maxBackoffMs: 60_000, maxRetryAfterMs: 300_000, maxConnectFailures: 3, ...opts };
     if (!(this.o.concurrency >= 1)) throw new Error(`LLM client: concurrency must be >= 1, got ${this.o.concurrency}`);
     this.model = opts.model;
     const base = opts.baseUrl.replace(/\/+$/, '');
@@ -166,6 +201,18 @@ export class LlmClient {
     if (opts.cachePath) this.corruptCacheLines = this.loadCache(opts.cachePath);
     // Folders for the append-only files, once (not on every write).
     for (const f of [opts.cachePath, opts.logPath]) if (f) fs.mkdirSync(path.dirname(path.resolve(f)), { recursive: true });
+  }
+
+  /** The error that stopped the client, if one did. */
+  get stopped(): LlmError | null {
+    return this.fatalError;
+  }
+
+  /** Stops the client: pending and later requests fail with `error` (fatal). */
+  stop(error: LlmError): void {
+    if (this.fatalError) return;
+    this.fatalError = error;
+    this.stopCtrl.abort();
   }
 
   /** Number of cached answers. */
@@ -189,6 +236,7 @@ export class LlmClient {
 
   async chat(messages: ChatMessage[], opts: { variant?: number } = {}): Promise<ChatResult> {
     const key = this.keyOf(messages, opts.variant ?? 0);
+    if (this.fatalError) throw this.fatalError;
     this.stats.requests++;
     const hit = this.cache.get(key);
     if (hit) {
@@ -211,6 +259,10 @@ export class LlmClient {
     let lastStatus: number | undefined;
     for (let attempt = 0; attempt <= this.o.maxRetries; attempt++) {
       await this.acquire();
+      if (this.fatalError) {
+        this.release();
+        throw this.fatalError;
+      }
       const t0 = performance.now();
       let retryAfterMs: number | undefined;
       try {
@@ -227,12 +279,31 @@ export class LlmClient {
         return { content: r.content, key, cached: false, usage: r.usage, finishReason: r.finishReason, latencyMs, attempts: attempt + 1 };
       } catch (e) {
         this.release();
+        if (this.fatalError) throw this.fatalError;
         const latencyMs = Math.round(performance.now() - t0);
         const status = (e as { status?: number }).status;
         this.log({ time: new Date().toISOString(), key, model: this.model, attempt, cached: false, status, latencyMs, error: (e as Error).message });
         if (!(e instanceof Retryable)) {
           this.stats.errors++;
-          throw new LlmError(`${(e as Error).message} (${this.url})`, key, attempt + 1, status);
+          const fatal = (e as { fatal?: boolean }).fatal === true;
+          const err = new LlmError(fatal ? (e as Error).message : `${(e as Error).message} (${this.url})`, key, attempt + 1, status, fatal);
+          if (fatal) this.stop(err);
+          throw err;
+        }
+        if (e.connect) {
+          this.connectFailures++;
+          if (this.connectFailures >= this.o.maxConnectFailures) {
+            this.stats.errors++;
+            const err = new LlmError(
+              `cannot connect to ${this.url}: ${e.message}, ${this.connectFailures} times in a row; is the server running, and is --llm-url right?`,
+              key,
+              attempt + 1,
+              undefined,
+              true,
+            );
+            this.stop(err);
+            throw err;
+          }
         }
         lastError = e.message;
         lastStatus = e.status;
@@ -240,11 +311,29 @@ export class LlmClient {
       }
       if (attempt < this.o.maxRetries) {
         this.stats.retries++;
-        await sleep(this.delay(attempt, retryAfterMs));
+        const delayMs = this.delay(attempt, retryAfterMs);
+        this.o.onRetry?.({ key, attempt: attempt + 1, maxAttempts: this.o.maxRetries + 1, delayMs, status: lastStatus, error: lastError });
+        await this.sleep(delayMs);
+        if (this.fatalError) throw this.fatalError;
       }
     }
     this.stats.errors++;
     throw new LlmError(`gave up after ${this.o.maxRetries + 1} attempts: ${lastError} (${this.url})`, key, this.o.maxRetries + 1, lastStatus);
+  }
+
+  /** A backoff wait that ends early when the client stops. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const signal = this.stopCtrl.signal;
+      if (signal.aborted) return resolve();
+      const done = () => {
+        clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      signal.addEventListener('abort', done);
+    });
   }
 
   /** Backoff before retry `attempt + 1`: Retry-After when given, else capped 2^attempt with jitter in [d/2, d]. */
@@ -257,14 +346,21 @@ export class LlmClient {
   private async attempt(payload: string): Promise<{ content: string; usage?: Usage; finishReason?: string }> {
     this.stats.httpCalls++;
     const ctrl = new AbortController();
-    const timer = setTimeout(() => ctrl.abort(), this.o.timeoutMs);
+    let timedOut = false;
+    const timer = setTimeout(() => ((timedOut = true), ctrl.abort()), this.o.timeoutMs);
+    const onStop = () => ctrl.abort();
+    this.stopCtrl.signal.addEventListener('abort', onStop);
     try {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
       const res = await fetch(this.url, { method: 'POST', headers, body: payload, signal: ctrl.signal });
+      this.connectFailures = 0;
       const text = await res.text();
       if (res.status === 429 || res.status >= 500) {
         throw new Retryable(`HTTP ${res.status}: ${text.slice(0, 200)}`, res.status, parseRetryAfter(res.headers.get('retry-after')));
+      }
+      if (res.status === 401 || res.status === 403 || res.status === 404) {
+        throw Object.assign(new Error(this.fatalMessage(res.status, text)), { status: res.status, fatal: true });
       }
       if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status}: ${text.slice(0, 500)}`), { status: res.status });
       let json: {
@@ -284,13 +380,40 @@ export class LlmClient {
       return { content, usage, finishReason: json.choices?.[0]?.finish_reason };
     } catch (e) {
       if (e instanceof Retryable || (e as { status?: number }).status !== undefined) throw e;
-      if (ctrl.signal.aborted) throw new Retryable(`timed out after ${this.o.timeoutMs} ms`);
-      // fetch rejects with a TypeError on refused/reset/dropped connections.
+      if (this.fatalError) throw this.fatalError;
+      if (timedOut) throw new Retryable(`timed out after ${this.o.timeoutMs} ms`);
+      // fetch rejects with a TypeError on refused/reset/dropped connections; the cause says which.
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new Retryable(`network error: ${(e as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`);
+      if (cause && !cause.code && /bad port|invalid url|unknown scheme|not supported/i.test(cause.message ?? '')) {
+        throw Object.assign(new Error(`cannot send to ${this.url}: ${cause.message}`), { fatal: true });
+      }
+      const connect = cause?.code !== undefined && CONNECT_CODES.has(cause.code);
+      throw new Retryable(`${connect ? 'cannot connect' : 'network error'}: ${(e as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`, undefined, undefined, connect);
     } finally {
       clearTimeout(timer);
+      this.stopCtrl.signal.removeEventListener('abort', onStop);
     }
+  }
+
+  /** What an unfixable HTTP status means for the user, with the server's own words. */
+  private fatalMessage(status: number, body: string): string {
+    let said = body.slice(0, 300);
+    try {
+      const j = JSON.parse(body) as { error?: { message?: string } | string; message?: string; detail?: string };
+      said = (typeof j.error === 'string' ? j.error : j.error?.message) ?? j.message ?? j.detail ?? said;
+    } catch {
+      // not JSON: the raw text
+    }
+    const keyVar = this.o.apiKeyEnv ?? 'OPENAI_API_KEY';
+    const hint =
+      status === 404
+        ? `model '${this.model}' not found, or ${this.url} is not a chat-completions endpoint`
+        : status === 401
+          ? this.apiKey
+            ? `the API key${this.o.apiKey ? '' : ` from $${keyVar}`} was refused`
+            : `no API key was sent; set $${keyVar} (or --api-key-env VAR)`
+          : `the API key has no access to model '${this.model}' or to this endpoint`;
+    return `HTTP ${status} ${STATUS_TEXT[status] ?? ''} from ${this.url}: ${hint} (server said: ${said.trim() || '(empty body)'})`;
   }
 
   private acquire(): Promise<void> {

@@ -1,5 +1,6 @@
 // RankGPT's list-wise permutation prompt and a robust parser for its `[i] > [j] > ...` answers
 // (system.md §5.2; prompt wording from sunnweiwei/RankGPT `rank_gpt.py`, as rank_llm keeps it).
+import { createHash } from 'node:crypto';
 import type { ChatMessage } from './llm-client.js';
 
 /** The first `maxWords` whitespace-separated words (RankGPT cuts passages to 300). */
@@ -118,4 +119,14 @@ export function parseReasons(answer: string, n: number): Map<number, string> | u
     if (id >= 1 && id <= n) out.set(id - 1, v);
   }
   return out.size ? out : undefined;
+}
+
+/**
+ * A short fingerprint of the prompt wording (ranking and reasons prompts, filled with placeholders),
+ * recorded in label manifests: any change to the templates changes it, so labels made with an older
+ * wording are never mixed with new ones.
+ */
+export function promptTemplateVersion(): string {
+  const text = JSON.stringify([buildRankingMessages('{query}', ['{passage 1}', '{passage 2}']), buildReasonMessages('{query}', ['{passage 1}', '{passage 2}'], [1, 0])]);
+  return `rankgpt-${createHash('sha256').update(text).digest('hex').slice(0, 12)}`;
 }

@@ -45,6 +45,29 @@ export class Progress {
     }
   }
 
+  /** Updates fields without counting (retries, a backoff wait) and redraws when the interval allows. */
+  set(fields: Record<string, string | number | undefined>): void {
+    for (const [k, v] of Object.entries(fields)) {
+      if (v === undefined) delete this.fields[k];
+      else this.fields[k] = v;
+    }
+    const now = Date.now();
+    if (now - this.last >= this.every) {
+      this.last = now;
+      this.draw(false);
+    }
+  }
+
+  /**
+   * Prints a message line (a failure's cause) above the progress line, even when silent: on a TTY
+   * the progress line is cleared first and drawn again below it.
+   */
+  note(line: string): void {
+    const redraw = this.stream.isTTY && !this.opts.silent && this.drawnAt >= 0;
+    this.stream.write(`${this.stream.isTTY ? '\r\x1b[K' : ''}${line}\n`);
+    if (redraw) this.draw(false);
+  }
+
   /** Final line (always printed unless silent). */
   finish(fields?: Record<string, string | number>): void {
     if (fields) Object.assign(this.fields, fields);

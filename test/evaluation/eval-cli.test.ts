@@ -111,12 +111,12 @@ describe('cli: rankdistill eval', function () {
     expect(m.map((l) => l.split('\t')[0].trim())).to.deep.equal(['num_q', 'map', 'P_5', 'P_10', 'ndcg_cut_10']);
   });
 
-  it('bad input: malformed run line (child process: exit 1, file:line:field on stderr), unknown measure, missing file, missing options', async () => {
+  it('bad input: malformed run line (child process: exit 2, file:line:field on stderr), unknown measure, missing file, missing options', async () => {
     const q = D('trec-dl-2019-passage', 'qrels.txt');
     const bad = path.join(tmpDir(), 'bad.run');
     fs.writeFileSync(bad, '19335 Q0 d1 1 1.0 t\n19335 Q0 d2 2 oops t\n');
     const r = spawnCli(['eval', '--qrels', q, '--run', bad]);
-    expect(r.status).to.equal(1);
+    expect(r.status).to.equal(2);
     expect(r.stderr).to.contain(`rankdistill: ${bad}:2: field 'score': not a number: 'oops'`);
     await evalFails(['--qrels', q, '--run', D('trec-dl-2019-passage', 'bm25-top100.run'), '-m', 'ndcg@10'], "unknown measure 'ndcg@10'");
     await evalFails(['--qrels', q, '--run', '/nonexistent.run'], '/nonexistent.run');

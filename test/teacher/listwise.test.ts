@@ -147,19 +147,30 @@ describe('teacher/sliding window', () => {
     );
   });
 
-  it('an unparseable answer is asked again once, then recorded as a failure with the window kept', async () => {
-    // Window [2,4) answers prose twice; window [0,2) answers prose once, then a ranking.
+  it('an unparseable answer is asked again once, then recorded as a failure; the windows above it are not sent', async () => {
+    // Window [2,4) (sent first) answers prose twice; window [0,2) would answer, but is never asked.
     server = await startFakeLlm((c) => {
       if (c.passages[0] === 'c') return { content: 'Sorry, I cannot help with that.' };
-      return c.repeat === 0 ? { content: 'hmm' } : { content: '[2] > [1]' };
+      return { content: '[2] > [1]' };
     });
     const cands: Candidate[] = ['a', 'b', 'c', 'd'].map((id) => ({ docid: id, text: id }));
     const r = await slidingWindowRank(client(server), 'q', cands, { window: 2, step: 2 });
-    expect(server.calls).to.have.length(4);
-    expect(r.calls).to.equal(4);
+    expect(server.calls).to.have.length(2);
+    expect(server.calls.every((c) => c.passages[0] === 'c')).to.equal(true);
+    expect(r.calls).to.equal(2);
     expect(r.failures).to.have.length(1);
     expect(r.failures[0]).to.deep.include({ kind: 'unparseable', window: [2, 4], answers: ['Sorry, I cannot help with that.', 'Sorry, I cannot help with that.'] });
-    expect(r.ranking.map((c) => c.docid)).to.deep.equal(['b', 'a', 'c', 'd']);
+    expect(r.ranking.map((c) => c.docid)).to.deep.equal(['a', 'b', 'c', 'd']);
+  });
+
+  it('a window that fails after an earlier one succeeded stops the query there', async () => {
+    // 6 candidates, window 2, step 2: [4,6) ranks, [2,4) fails for good (HTTP 400), [0,2) is never sent.
+    server = await startFakeLlm((c) => (c.passages.includes('c') ? { status: 400 } : { content: '[2] > [1]' }));
+    const cands: Candidate[] = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => ({ docid: id, text: id }));
+    const r = await slidingWindowRank(client(server), 'q', cands, { window: 2, step: 2 });
+    expect(server.calls.map((c) => c.passages)).to.deep.equal([['e', 'f'], ['c', 'd']]);
+    expect(r.failures.map((f) => [f.kind, f.window])).to.deep.equal([['request', [2, 4]]]);
+    expect(r.ranking.map((c) => c.docid)).to.deep.equal(['a', 'b', 'c', 'd', 'f', 'e']);
   });
 
   it('a request that keeps failing is a failure, not the input order', async () => {

@@ -94,13 +94,39 @@ describe('teacher/LlmClient', () => {
     [100, 200, 400, 400].forEach((d, i) => expect(gaps[i], `gap ${i}`).to.be.within(d - 5, d + 150));
   });
 
-  it('does not retry a 400 or 401', async () => {
-    server = await startFakeLlm(() => ({ status: 401, raw: '{"error":{"message":"bad key"}}' }));
-    const err = await client(server).chat(MSG).catch((e: unknown) => e);
-    expect(err).to.be.instanceOf(LlmError);
-    expect((err as LlmError).status).to.equal(401);
-    expect((err as Error).message).to.contain('bad key');
+  it('does not retry a 400; a 401 stops the client: pending and later requests fail at once', async () => {
+    server = await startFakeLlm(() => ({ status: 400, raw: '{"error":{"message":"context too long"}}' }));
+    const e400 = (await client(server).chat(MSG).catch((e: unknown) => e)) as LlmError;
+    expect(e400).to.be.instanceOf(LlmError);
+    expect([e400.status, e400.fatal]).to.deep.equal([400, false]);
     expect(server.calls).to.have.length(1);
+    await server.close();
+    server = await startFakeLlm((c) => (c.index === 0 ? { status: 401, raw: '{"error":{"message":"bad key"}}', delayMs: 30 } : { content: 'ok', delayMs: 200 }));
+    const c = client(server, { concurrency: 1 });
+    // Three requests: the first gets the 401, the two queued behind it are never sent.
+    const errs = (await Promise.all([0, 1, 2].map((i) => c.chat([{ role: 'user', content: `m${i}` }]).catch((e: unknown) => e)))) as LlmError[];
+    expect(errs.every((e) => e instanceof LlmError && e.fatal && e.status === 401)).to.equal(true);
+    expect(errs[0].message).to.equal(`HTTP 401 Unauthorized from ${server.url}/chat/completions: the API key was refused (server said: bad key)`);
+    expect(server.calls).to.have.length(1);
+    expect(c.stopped).to.equal(errs[0]);
+    expect(await c.chat(MSG).catch((e: unknown) => e)).to.equal(errs[0]);
+    expect(server.calls).to.have.length(1);
+  });
+
+  it('a server gone after answering: stops after 3 refused connections in a row, telling each retry first', async () => {
+    // Server up, then down.
+    server = await startFakeLlm(() => ({ content: 'ok' }));
+    const url = server.url;
+    const retries: number[] = [];
+    const c = new LlmClient({ baseUrl: url, model: 'm', apiKey: '', backoffMs: 5, maxBackoffMs: 10, maxRetries: 10, maxConnectFailures: 3, onRetry: (e) => retries.push(e.attempt) });
+    expect((await c.chat(MSG)).content).to.equal('ok');
+    await server.close();
+    server = undefined;
+    const err = (await c.chat([{ role: 'user', content: 'again' }]).catch((e: unknown) => e)) as LlmError;
+    expect(err.fatal).to.equal(true);
+    expect(err.attempts).to.equal(3);
+    expect(err.message).to.match(/^cannot connect to http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions: cannot connect: fetch failed \(ECONNREFUSED\), 3 times in a row/);
+    expect(retries).to.deep.equal([1, 2]);
   });
 
   it('keeps at most `concurrency` requests in flight and shares identical concurrent requests', async () => {
