@@ -8,7 +8,11 @@ export interface CliResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
-  /** Non-empty stderr lines, in order. */
+  /**
+   * Non-empty stderr lines, in order, without the two lines TensorFlow's C++ runtime prints when it
+   * loads (absl's "WARNING: All log messages before absl::InitializeLog()…" and oneDNN's I0000 note):
+   * they are the native library's, not rankdistill's.
+   */
   errLines: string[];
   seconds: number;
 }
@@ -44,7 +48,7 @@ export function startCli(args: string[], opts: { env?: Record<string, string | u
   });
   const done = new Promise<CliResult>((resolve) => {
     child.on('close', (code, signal) =>
-      resolve({ code, signal, stdout, stderr, errLines: stderr.split('\n').filter((l) => l.trim()), seconds: (Date.now() - t0) / 1000 }),
+      resolve({ code, signal, stdout, stderr, errLines: stderr.split('\n').filter((l) => l.trim() && !isNativeLog(l)), seconds: (Date.now() - t0) / 1000 }),
     );
   });
   return { child, done };
@@ -52,4 +56,9 @@ export function startCli(args: string[], opts: { env?: Record<string, string | u
 
 export function runCli(args: string[], opts: { env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
   return startCli(args, opts).done;
+}
+
+/** A line from TensorFlow's native logger (absl / tsl format), not from rankdistill. */
+export function isNativeLog(line: string): boolean {
+  return /^WARNING: All log messages before absl::InitializeLog\(\)/.test(line) || /^[IWEF]\d{4} \d\d:\d\d:[\d.]+ +\d+ [\w.]+:\d+\] /.test(line);
 }

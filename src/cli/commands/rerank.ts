@@ -12,15 +12,17 @@ import {
   readTrecRun,
   type RunEntry,
 } from '../../data/index.js';
+import { checkpointFiles } from '../../io/checkpoint.js';
 import { CrossEncoder } from '../../models/cross-encoder.js';
 import { rerankRun, topKOf } from '../../reranking/index.js';
 import { InputError } from '../../utils/errors.js';
+import { checkResume, fileSha256, makeManifest, manifestFileFor } from '../manifest.js';
 import { intOption } from '../options.js';
 
 export const usage = `usage: rankdistill rerank --model DIR --out FILE [--run FILE]
                          (--queries FILE --corpus FILE | --bm25-json FILE | --beir-queries FILE --beir-corpus FILE)
                          [--top-k 100] [--batch-size 32] [--max-length N] [--tokenizer DIR|FILE]
-                         [--tag NAME] [--overwrite] [--quiet]
+                         [--tag NAME] [--force] [--quiet]
 
 Reranks the top-k documents of each query of a TREC run (ordered as trec_eval orders them) with a
 cross-encoder (HF format: config.json + model.safetensors, tokenizer.json or vocab.txt) and writes a
@@ -30,14 +32,19 @@ corpus.jsonl/queries.jsonl (title and text joined).
 
 The output is written one query at a time. If --out already holds queries from an earlier, killed
 rerank of the same run, they are kept and only the remaining queries are scored (a query cut off
-mid-write is redone); --overwrite starts from scratch instead.
+mid-write is redone). OUT.manifest.json records what produced the output (model weights hash, input
+run hash, top-k, max length, tag): a restart with other settings is refused, naming each difference;
+--force (or --overwrite) sets the old output aside (OUT.replaced-TIME) and starts a new one.
 
   --top-k K          documents reranked per query (default 100)
   --batch-size N     pairs per forward pass (default 32)
   --max-length N     maximum pair length in tokens (default: the model's, at most 512)
   --tokenizer PATH   tokenizer when the model directory has none
   --tag NAME         run tag in the output (default rankdistill)
-  --quiet            no progress line`;
+  --quiet            no progress line
+
+exit status: 0 done; 2 bad input (arguments, files, a document without text, an output made with
+other settings); 1 an unexpected error. Queries written before an error are kept for the resume.`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -57,6 +64,7 @@ export async function run(argv: string[]): Promise<number> {
       out: { type: 'string' },
       tag: { type: 'string' },
       overwrite: { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
     },
   });
@@ -100,7 +108,32 @@ export async function run(argv: string[]): Promise<number> {
   const model = await CrossEncoder.fromPretrained(values.model, { tokenizer: values.tokenizer, maxLength });
   say(`rerank: ${values.model} (${(model.bert.params.size / 1e6).toFixed(2)}M parameters, max length ${model.maxLength}) on ${info.backend}; ${run.size} queries, top ${topK}`);
 
-  const resuming = !values.overwrite && fs.existsSync(values.out) && fs.statSync(values.out).size > 0;
+  // --- what produced OUT: never append scores of another model, run or cut-off ---------------------
+  const force = values.force || values.overwrite;
+  const hasOutput = fs.existsSync(values.out) && fs.statSync(values.out).size > 0;
+  const inputRun = values.run ?? values['bm25-json']!;
+  let check;
+  try {
+    check = checkResume({
+      out: values.out,
+      manifestFile: manifestFileFor(values.out),
+      manifest: makeManifest(
+        'rerank',
+        { model: await fileSha256(checkpointFiles(values.model).weightsFile), run: await fileSha256(inputRun), topK, maxLength: model.maxLength, tag: values.tag ?? 'rankdistill' },
+        { model: values.model, run: inputRun },
+      ),
+      force,
+      hasOutput,
+      outputs: [values.out],
+      // Outputs from before manifests: rerankRun itself checks that every query and document belongs to the run.
+      legacyDiff: () => [],
+    });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  if (check.status === 'forced') say(`rerank: the old output is set aside as ${check.setAside.join(', ')}`);
+  const resuming = check.status === 'resume';
   try {
     const res = await rerankRun({
       run,
@@ -109,11 +142,11 @@ export async function run(argv: string[]): Promise<number> {
       getQuery: (qid) => queries.get(qid),
       getDoc,
       out: values.out,
-      resume: !values.overwrite,
+      resume: resuming,
       tag: values.tag,
       progress: !values.quiet,
     });
-    if (resuming) say(`resumed: ${res.resumedQueries} queries were already complete in ${values.out} (--overwrite starts over)`);
+    if (resuming) say(`resumed: ${res.resumedQueries} queries were already complete in ${values.out} (--force starts over)`);
     say(`wrote ${values.out}: ${res.run.size} queries (${res.scoredQueries} scored now, ${res.scoredPairs} pairs)`);
   } finally {
     model.dispose();
