@@ -1,9 +1,13 @@
 // The training loop: lists → micro-batches → scores → loss → gradients (accumulated, clipped) → AdamW.
-// Evaluation, best-model selection, early stopping, checkpoints and logging plug in around it.
+// Evaluation, best-model selection, early stopping, checkpoints, logging, curves and a graceful stop
+// plug in around it.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
+import { writeTrainingCurves } from '../reporting/training-curves.js';
+import { InputError } from '../utils/errors.js';
 import { getLoss } from '../losses/registry.js';
 import type { LossResult, RankingLoss } from '../losses/types.js';
 import { Progress } from '../utils/progress.js';
@@ -58,8 +62,21 @@ export interface TrainerConfig {
   outputDir?: string;
   /** Write a resumable checkpoint every this many optimiser steps (needs outputDir). */
   checkpointEvery?: number;
-  /** A checkpoint directory to resume from (weights, optimiser and trainer state). */
+  /**
+   * A checkpoint directory to resume from (weights, optimiser and trainer state). Its checksums are
+   * verified; a damaged one is reported and the previous checkpoint (`<dir>-prev`) is used instead.
+   */
   resumeFrom?: string;
+  /**
+   * Stops training at the next optimiser-step boundary when aborted (e.g. on SIGINT): a checkpoint is
+   * written (needs outputDir) and train() throws TrainingInterruptedError. Resuming from that
+   * checkpoint gives the same result as an uninterrupted run.
+   */
+  stopSignal?: AbortSignal;
+  /** Write curves.svg / curves.png (loss, learning rate, dev metrics, throughput) beside log.jsonl (default true with outputDir). */
+  plots?: boolean;
+  /** Told of things a user should know that are not errors (a damaged checkpoint skipped). Default: stderr. */
+  onNotice?: (message: string) => void;
   /** Log a training record every this many optimiser steps (default 1). */
   logEvery?: number;
   progress?: boolean;
@@ -75,6 +92,21 @@ export interface TrainResult {
   best: { step: number; metrics: Record<string, number> } | null;
   stoppedEarly: boolean;
   seconds: number;
+}
+
+/** Training stopped by `stopSignal` at a step boundary; `checkpoint` holds the state to resume from. */
+export class TrainingInterruptedError extends Error {
+  constructor(
+    readonly step: number,
+    readonly checkpoint: string | null,
+    readonly reason: unknown,
+  ) {
+    super(
+      `training stopped at optimiser step ${step}` +
+        (checkpoint ? `; the state is saved in ${checkpoint} (resume from it to continue exactly where it stopped)` : ' (no outputDir: no checkpoint was written)'),
+    );
+    this.name = 'TrainingInterruptedError';
+  }
 }
 
 /** A training loss that is NaN or infinite: training stops, the last good state is kept. */
@@ -284,14 +316,34 @@ export class Trainer {
     const vars = this.model.trainableVariables();
     const logFile = c.outputDir ? path.join(c.outputDir, 'log.jsonl') : null;
     if (c.outputDir) fs.mkdirSync(c.outputDir, { recursive: true });
+    const notice = c.onNotice ?? ((m: string) => process.stderr.write(`train: ${m}\n`));
     const log = (rec: Record<string, number | string>) => {
       if (logFile) fs.appendFileSync(logFile, `${JSON.stringify({ time: new Date().toISOString(), ...rec })}\n`);
       c.onLog?.(rec);
     };
+    const plots = c.outputDir && (c.plots ?? true);
+    let plotted = Date.now();
+    const writeCurves = async () => {
+      if (!plots) return;
+      plotted = Date.now();
+      try {
+        await writeTrainingCurves(c.outputDir!);
+      } catch (e) {
+        // Curves are a view of the log: never lose a training run over them.
+        notice(`could not draw the training curves: ${(e as Error).message}`);
+      }
+    };
 
     let st: TrainerState = { step: 0, epoch: 0, microInEpoch: 0, rngState: null, history: [], best: null, badEvals: 0, losses: [] };
-    if (c.resumeFrom) st = this.loadCheckpoint(c.resumeFrom, vars);
     let bestWeights: Map<string, Float32Array> | null = null;
+    if (c.resumeFrom) {
+      const r = this.resume(c.resumeFrom, vars, notice);
+      st = r.state;
+      bestWeights = r.best;
+      // Records of steps after the checkpoint are redone: drop them so the log reads as one run.
+      if (logFile) trimLog(logFile, st.step);
+      log({ type: 'resume', step: st.step, epoch: st.epoch, from: r.dir });
+    }
     const progress = new Progress({ total: totalSteps, label: 'train', unit: 'step', start: st.step, silent: !(c.progress ?? true) });
     const greater = c.greaterIsBetter ?? true;
     let stoppedEarly = false;
@@ -310,6 +362,8 @@ export class Trainer {
         if (c.restoreBest ?? true) bestWeights = snapshot(vars);
       } else st.badEvals += 1;
       if (c.patience !== undefined && st.badEvals >= c.patience) stoppedEarly = true;
+      // Curves of a long run stay current while it trains (at most once a minute: drawing takes a second).
+      if (Date.now() - plotted > 60_000) await writeCurves();
     };
 
     let listsSeen = 0;
@@ -352,8 +406,17 @@ export class Trainer {
           tWindow = now;
         }
         if (c.evalEvery && st.step % c.evalEvery === 0) await evaluate();
-        if (c.outputDir && c.checkpointEvery && st.step % c.checkpointEvery === 0) {
-          this.saveCheckpoint(path.join(c.outputDir, 'checkpoint'), vars, st);
+        const checkpointDir = c.outputDir ? path.join(c.outputDir, 'checkpoint') : null;
+        if (checkpointDir && c.checkpointEvery && st.step % c.checkpointEvery === 0) {
+          this.saveCheckpoint(checkpointDir, vars, st, bestWeights);
+        }
+        if (c.stopSignal?.aborted && !stoppedEarly && st.step < totalSteps) {
+          // A step boundary: everything a resume needs is consistent here.
+          progress.finish();
+          const ck = checkpointDir ? this.saveCheckpoint(checkpointDir, vars, st, bestWeights) : null;
+          log({ type: 'interrupted', step: st.step, epoch: st.epoch, reason: String(c.stopSignal.reason ?? 'aborted') });
+          await writeCurves();
+          throw new TrainingInterruptedError(st.step, ck, c.stopSignal.reason);
         }
         if (stoppedEarly) break training;
       }
@@ -366,11 +429,16 @@ export class Trainer {
     if (!stoppedEarly && st.history[st.history.length - 1]?.step !== st.step) await evaluate();
     if (bestWeights) restore(vars, bestWeights);
     if (c.outputDir) await this.model.save(path.join(c.outputDir, 'final'));
+    await writeCurves();
     return { steps: st.step, losses: st.losses, history: st.history, best: st.best, stoppedEarly, seconds: (Date.now() - t0) / 1000 };
   }
 
-  /** Weights, optimiser moments and trainer state, written atomically (temporary dir, then rename). */
-  private saveCheckpoint(dir: string, vars: Map<string, tf.Variable>, st: TrainerState): string {
+  /**
+   * Weights, optimiser moments, the best weights so far and the trainer state, with their sha256 in
+   * checksums.json, written atomically (a temporary dir, then renames). The checkpoint it replaces is
+   * kept as `<dir>-prev`, the fallback when this one turns out damaged.
+   */
+  private saveCheckpoint(dir: string, vars: Map<string, tf.Variable>, st: TrainerState, best: Map<string, Float32Array> | null = null): string {
     const tmp = `${dir}.tmp-${process.pid}`;
     fs.rmSync(tmp, { recursive: true, force: true });
     fs.mkdirSync(tmp, { recursive: true });
@@ -382,14 +450,47 @@ export class Trainer {
     for (const [n, m] of os.m) moments[`m.${n}`] = { shape: vars.get(n)!.shape.slice(), values: m };
     for (const [n, v] of os.v) moments[`v.${n}`] = { shape: vars.get(n)!.shape.slice(), values: v };
     writeSafetensors(path.join(tmp, 'optimizer.safetensors'), moments);
-    const state = { ...st, rngState: this.model.rngState?.() ?? null, optimizerStep: os.step, config: { ...this.config, evaluate: undefined, onLog: undefined, loss: typeof this.config.loss === 'string' ? this.config.loss : 'custom' } };
+    // The best evaluated weights, restored at the end: without them a resumed run could end differently.
+    if (best) writeSafetensors(path.join(tmp, 'best.safetensors'), Object.fromEntries([...best].map(([n, a]) => [n, { shape: vars.get(n)!.shape.slice(), values: a }])));
+    const state = { ...st, rngState: this.model.rngState?.() ?? null, optimizerStep: os.step, config: { ...this.config, evaluate: undefined, onLog: undefined, onNotice: undefined, stopSignal: undefined, loss: typeof this.config.loss === 'string' ? this.config.loss : 'custom' } };
     fs.writeFileSync(path.join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 1));
-    fs.rmSync(dir, { recursive: true, force: true });
+    const files: Record<string, { bytes: number; sha256: string }> = {};
+    for (const f of fs.readdirSync(tmp).sort()) {
+      const data = fs.readFileSync(path.join(tmp, f));
+      files[f] = { bytes: data.length, sha256: createHash('sha256').update(data).digest('hex') };
+    }
+    fs.writeFileSync(path.join(tmp, CHECKSUMS), `${JSON.stringify({ step: st.step, files }, null, 1)}\n`);
+    const prev = `${dir}-prev`;
+    if (fs.existsSync(dir)) {
+      fs.rmSync(prev, { recursive: true, force: true });
+      fs.renameSync(dir, prev);
+    }
     fs.renameSync(tmp, dir);
     return dir;
   }
 
-  private loadCheckpoint(dir: string, vars: Map<string, tf.Variable>): TrainerState {
+  /**
+   * Loads `dir`, or when it is damaged (a checksum or size mismatch, a missing or unreadable file)
+   * reports why and falls back to `<dir>-prev`. Both damaged: an InputError naming both causes.
+   */
+  private resume(dir: string, vars: Map<string, tf.Variable>, notice: (m: string) => void): { state: TrainerState; best: Map<string, Float32Array> | null; dir: string } {
+    const problems: string[] = [];
+    for (const d of [dir, `${dir}-prev`]) {
+      if (d !== dir && !fs.existsSync(d)) break;
+      const bad = verifyCheckpoint(d);
+      if (bad) {
+        problems.push(`${d}: ${bad}`);
+        if (d === dir) notice(`checkpoint ${d} is damaged (${bad}); trying the previous one, ${dir}-prev`);
+        continue;
+      }
+      const r = this.loadCheckpoint(d, vars);
+      if (d !== dir) notice(`resuming from ${d} (step ${r.state.step}) instead`);
+      return { ...r, dir: d };
+    }
+    throw new InputError(`no usable checkpoint to resume from: ${problems.join('; ')}`, { file: dir });
+  }
+
+  private loadCheckpoint(dir: string, vars: Map<string, tf.Variable>): { state: TrainerState; best: Map<string, Float32Array> | null } {
     const w = readSafetensors(path.join(dir, 'weights.safetensors'));
     for (const [n, v] of vars) {
       const t = w.tensors.get(n);
@@ -403,7 +504,9 @@ export class Trainer {
     for (const [k, t] of o.tensors) (k.startsWith('m.') ? m : v).set(k.slice(2), t.values as Float32Array);
     this.optimizer.setState({ step: st.optimizerStep, m, v }, vars);
     if (st.rngState !== null) this.model.setRngState?.(st.rngState);
-    return st;
+    const bestFile = path.join(dir, 'best.safetensors');
+    const best = fs.existsSync(bestFile) ? new Map([...readSafetensors(bestFile).tensors].map(([n, t]) => [n, t.values as Float32Array])) : null;
+    return { state: st, best };
   }
 
   dispose(): void {
@@ -440,4 +543,53 @@ function restore(vars: Map<string, tf.Variable>, w: Map<string, Float32Array>): 
     const a = w.get(n);
     if (a) tf.tidy(() => v.assign(tf.tensor(a, v.shape)));
   }
+}
+
+const CHECKSUMS = 'checksums.json';
+
+/**
+ * Why a checkpoint directory cannot be trusted (missing, truncated or altered files), or null when
+ * every file matches checksums.json. Checkpoints from before checksums were written are accepted
+ * when their files are all there.
+ */
+export function verifyCheckpoint(dir: string): string | null {
+  if (!fs.existsSync(dir)) return 'not found';
+  const sumsFile = path.join(dir, CHECKSUMS);
+  if (!fs.existsSync(sumsFile)) {
+    const missing = ['weights.safetensors', 'optimizer.safetensors', 'trainer_state.json'].filter((f) => !fs.existsSync(path.join(dir, f)));
+    return missing.length ? `${missing.join(', ')} missing` : null;
+  }
+  let sums: { files?: Record<string, { bytes: number; sha256: string }> };
+  try {
+    sums = JSON.parse(fs.readFileSync(sumsFile, 'utf8'));
+  } catch (e) {
+    return `${CHECKSUMS} unreadable (${(e as Error).message})`;
+  }
+  for (const [f, want] of Object.entries(sums.files ?? {})) {
+    const p = path.join(dir, f);
+    if (!fs.existsSync(p)) return `${f} missing`;
+    const data = fs.readFileSync(p);
+    if (data.length !== want.bytes) return `${f} has ${data.length} bytes, ${want.bytes} were written (truncated?)`;
+    if (createHash('sha256').update(data).digest('hex') !== want.sha256) return `${f} does not match its sha256 (altered or corrupted)`;
+  }
+  if (!sums.files?.['weights.safetensors']) return `${CHECKSUMS} lists no weights`;
+  return null;
+}
+
+/** Drops log records of steps after `step` (they are redone by the resumed run); rewrites atomically. */
+function trimLog(file: string, step: number): void {
+  if (!fs.existsSync(file)) return;
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  const kept = lines.filter((l) => {
+    if (!l.trim()) return false;
+    try {
+      const r = JSON.parse(l) as { step?: unknown };
+      return !(typeof r.step === 'number' && r.step > step);
+    } catch {
+      return false; // the cut last line of a killed run
+    }
+  });
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, kept.map((l) => `${l}\n`).join(''));
+  fs.renameSync(tmp, file);
 }
