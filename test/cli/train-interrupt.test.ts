@@ -98,6 +98,12 @@ describe('cli: train interrupted by a real signal, then resumed', function () {
     const resumeRecs = fs.readFileSync(path.join(cut, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((x) => x.type !== 'train' && x.type !== 'eval');
     expect(resumeRecs.map((x) => [x.type, x.step])).to.deep.equal([['interrupted', step], ['resume', step]]);
 
+    // The two runs on one report page (the curves of the resumed run and the uninterrupted one coincide).
+    const page = path.join(dir, 'report.html');
+    const rep = await runCli(['report', full, cut, '--out', page]);
+    expect(rep.code, rep.stderr).to.equal(0);
+    expect(fs.readFileSync(page, 'utf8')).to.contain('resumed 1 time from a checkpoint').and.to.contain('full / student');
+
     // Restarts that would mix two runs: exit 2, naming why.
     const again = await runCli(train(full));
     expect(again.code).to.equal(2);
