@@ -34,6 +34,8 @@ export { CrossEncoder, formatLoadReport } from './models/cross-encoder.js';
 export type { CrossEncoderOptions, ScoreOptions, RankedDocument, PairBatch, CheckpointLoadReport } from './models/cross-encoder.js';
 export { BiEncoder, pool, l2Normalize, parsePoolingConfig, poolingConfigJson, POOLING_MODES, readSentenceTransformerLayout } from './models/bi-encoder/index.js';
 export type { BiEncoderOptions, BiEncoderBatch, EmbedOptions, PoolingMode, SentenceTransformerLayout, Similarity } from './models/bi-encoder/index.js';
+export { renderModelCard, writeModelCard } from './models/common/model-card.js';
+export type { ModelCardData, ModelCardResult, ModelDescription } from './models/common/model-card.js';
 
 // Data files, evaluation, reranking
 export {
@@ -100,11 +102,16 @@ export {
   toListGrid,
 } from './training/lists.js';
 export type { TrainingList, RankTransform, ListSampling, PreparedList } from './training/lists.js';
-export { Trainer, NonFiniteLossError } from './training/trainer.js';
+export { Trainer, NonFiniteLossError, TrainingInterruptedError, verifyCheckpoint } from './training/trainer.js';
 export type { TrainerConfig, TrainResult, Grads } from './training/trainer.js';
 export type { TrainableRanker } from './training/types.js';
 export { runDistillation, printReport, defaultDataDir, DEMO_DEFAULTS, loadTeacherLists, dataFile } from './training/recipe.js';
 export type { DistillationConfig, DistillationReport, SystemResult, TeacherListOptions } from './training/recipe.js';
+
+// Reports: training curves and the HTML page of runs
+export { writeTrainingCurves, readTrainingLog, curveData, curvePanels, curvesSpec } from './reporting/training-curves.js';
+export { writeReport, renderReportPage, readRun, compareWithBaseline } from './reporting/report-page.js';
+export { renderSvg, svgToPng } from './reporting/charts.js';
 
 // Teacher labels
 export {

@@ -15,6 +15,8 @@ import { checkpointFiles, hasTokenizer } from '../io/checkpoint.js';
 import { readJsonObject } from '../io/json.js';
 import { resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../hub/index.js';
 import type { LoadReport } from './common/parameters.js';
+import { crossEncoderCard } from './cards.js';
+import { writeModelCard, type ModelCardData } from './common/model-card.js';
 
 export interface CrossEncoderOptions {
   /** Tokenizer instance, or a file/directory to load one from (tokenizer.json or vocab.txt). */
@@ -66,6 +68,8 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
   readonly bert: BertModel;
   readonly maxLength: number;
   readonly truncation: TruncationStrategy;
+  /** What the README.md model card says about how the model was made (the Trainer fills it in). */
+  modelCard: ModelCardData = {};
   private tok: TextTokenizer | null;
 
   /** A new model with freshly initialised weights; `config` keys left out take HF's BERT defaults. */
@@ -103,6 +107,7 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
     }
     const model = new CrossEncoder(config, { ...opts, tokenizer });
     let report: LoadReport;
+    model.modelCard.baseModel = idOrPath;
     try {
       report = model.bert.params.load(weights, {
         source: weightsFile,
@@ -234,6 +239,12 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
       };
       fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), `${JSON.stringify(tc, null, 2)}\n`);
     }
+    this.saveModelCard(dir);
+  }
+
+  /** Writes (or rewrites, e.g. after a test evaluation) the README.md model card in `dir`. */
+  saveModelCard(dir: string): string {
+    return writeModelCard(dir, crossEncoderCard(this), this.modelCard);
   }
 
   dispose(): void {

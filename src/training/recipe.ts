@@ -233,6 +233,11 @@ export async function runDistillation(cfg: DistillationConfig = {}): Promise<Dis
   const model = cfg.init
     ? await CrossEncoder.fromPretrained(cfg.init, { tokenizer: fs.existsSync(path.join(cfg.init, 'tokenizer.json')) ? undefined : tokenizer, maxLength })
     : new CrossEncoder({ ...DEMO_DEFAULTS.model, ...cfg.model }, { tokenizer, maxLength, seed });
+  // For the model card (README.md in final/): the trainer adds the loss, settings and dev results.
+  model.modelCard.trainingData = [
+    ...(r2rGroups ? [`${r2rGroups} Reason-to-Rank groups (GPT-3.5 permutations of 5 MS MARCO passages each) from ${(cfg.reason2rank ?? DEMO_DEFAULTS.reason2rank).length} file(s)`] : []),
+    ...(teacherLists ? [`${teacherLists} LLM re-rankings of TREC DL 2019 BM25 top-100 lists (their top ${cfg.teacherDepth ?? DEMO_DEFAULTS.teacherDepth}): ${(cfg.teacherRuns ?? DEMO_DEFAULTS.teacherRuns).join(', ')}`] : []),
+  ];
   say(`student: BERT H=${model.config.hidden_size} L=${model.config.num_hidden_layers} (${(model.bert.params.size / 1e6).toFixed(2)}M parameters)${cfg.init ? ` from ${cfg.init}` : ', from scratch'}, max length ${maxLength}`);
 
   const devLists = dl19.filter((c) => devQids.has(c.qid));
@@ -318,7 +323,17 @@ export async function runDistillation(cfg: DistillationConfig = {}): Promise<Dis
     },
     modelDir: cfg.outputDir ? path.join(cfg.outputDir, 'final') : null,
   };
-  if (cfg.outputDir) fs.writeFileSync(path.join(cfg.outputDir, 'report.json'), JSON.stringify(report, null, 2));
+  if (cfg.outputDir) {
+    fs.writeFileSync(path.join(cfg.outputDir, 'report.json'), JSON.stringify(report, null, 2));
+    // The test results join the dev results in the saved model's card.
+    const note = `BM25 top-${testK} reranked, ${qids.length} queries; p: paired t-test`;
+    model.modelCard.evaluation = [
+      ...(model.modelCard.evaluation ?? []),
+      { dataset: 'TREC DL 2020', metric: 'nDCG@10', value: res.student.ndcg10, baseline: { name: 'BM25', value: res.bm25.ndcg10 }, pValue: report.test.studentVsBm25.tTestP, note },
+      { dataset: 'TREC DL 2020', metric: 'MRR@10 (rel ≥ 2)', value: res.student.mrr10, baseline: { name: 'BM25', value: res.bm25.mrr10 }, note },
+    ];
+    model.saveModelCard(path.join(cfg.outputDir, 'final'));
+  }
   model.dispose();
   if (verbose) printReport(report);
   return report;

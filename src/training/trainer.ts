@@ -428,9 +428,49 @@ export class Trainer {
     // A run cut by maxSteps mid-epoch still ends with an evaluation of its final weights.
     if (!stoppedEarly && st.history[st.history.length - 1]?.step !== st.step) await evaluate();
     if (bestWeights) restore(vars, bestWeights);
+    const seconds = (Date.now() - t0) / 1000;
+    this.describeRun(st, lists.length, stepsPerEpoch, seconds, stoppedEarly);
     if (c.outputDir) await this.model.save(path.join(c.outputDir, 'final'));
     await writeCurves();
-    return { steps: st.step, losses: st.losses, history: st.history, best: st.best, stoppedEarly, seconds: (Date.now() - t0) / 1000 };
+    return { steps: st.step, losses: st.losses, history: st.history, best: st.best, stoppedEarly, seconds };
+  }
+
+  /** What the run tells the model card (README.md written by the model's save()): loss, settings, dev results. */
+  private describeRun(st: TrainerState, lists: number, stepsPerEpoch: number, seconds: number, stoppedEarly: boolean): void {
+    const card = this.model.modelCard;
+    if (!card) return;
+    const c = this.config;
+    card.loss = typeof c.loss === 'function' ? 'a custom loss function' : (c.loss ?? 'ranknet');
+    if (c.lossOptions && Object.keys(c.lossOptions).length) card.lossOptions = c.lossOptions;
+    const settings: Record<string, unknown> = {
+      lr: c.lr,
+      schedule: c.schedule,
+      warmupSteps: c.warmupSteps ?? (c.warmupRatio ? `${c.warmupRatio} of the steps` : 0),
+      weightDecay: c.weightDecay,
+      epochs: c.epochs,
+      maxSteps: c.maxSteps,
+      listSize: c.listSize,
+      listsPerBatch: c.listsPerBatch,
+      accumulationSteps: c.accumulationSteps,
+      sampling: c.sampling ?? 'top-and-random',
+      maxGradNorm: c.maxGradNorm,
+      seed: c.seed,
+    };
+    card.settings = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
+    const k = Math.max(1, Math.floor(st.losses.length / 10));
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+    card.training = {
+      steps: st.step,
+      epochs: Number((st.step / stepsPerEpoch).toFixed(2)),
+      lists,
+      seconds,
+      ...(st.losses.length ? { firstLoss: mean(st.losses.slice(0, k)), lastLoss: mean(st.losses.slice(-k)) } : {}),
+      ...(stoppedEarly ? { stoppedEarly } : {}),
+    };
+    if (st.best) {
+      const note = `best of ${st.history.length} dev evaluations (step ${st.best.step})${(c.restoreBest ?? true) ? ': the weights saved' : ''}`;
+      card.evaluation = [...(card.evaluation ?? []).filter((r) => r.dataset !== 'dev'), ...Object.entries(st.best.metrics).map(([metric, value]) => ({ dataset: 'dev', metric, value, note }))];
+    }
   }
 
   /**

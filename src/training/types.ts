@@ -2,6 +2,7 @@
 // CrossEncoder, the T5 rankers, RRA-BERT and RRA-GPT all implement it.
 import type * as tf from '@tensorflow/tfjs-core';
 import type { LossResult, RankingLoss } from '../losses/types.js';
+import type { ModelCardData } from '../models/common/model-card.js';
 
 export interface TrainableRanker<B = unknown> {
   /** Tokenizes (query, document) pairs into one model batch (tensors owned by the batch). */
@@ -23,4 +24,6 @@ export interface TrainableRanker<B = unknown> {
   /** Relevance scores in eval mode (used for dev evaluation). */
   score(pairs: Array<[string, string]>, opts?: { batchSize?: number }): Promise<number[]>;
   save(dir: string): Promise<void>;
+  /** Optional: the model card's data, written as README.md by save(); the Trainer fills in the run. */
+  modelCard?: ModelCardData;
 }

@@ -12,9 +12,9 @@ import { pairedTTest, randomizationTest } from '../../src/evaluation/significanc
 import { SeededRandom } from '../../src/training/random.js';
 import { tmpDir } from '../helpers.js';
 import { runCli } from '../cli/run-cli.js';
+import { TEST_OUTPUT } from './output.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const TEST_OUTPUT = path.resolve(process.env.TEST_OUTPUT_DIR ?? 'test-output');
 
 /** A run folder as `rankdistill train --out` leaves it: log.jsonl, report.json, manifest.json. */
 function writeRun(dir: string, seed: number, steps: number): { student: number[]; bm25: number[] } {

@@ -19,6 +19,8 @@ import { TermControlLayer, type TclPooling } from './tcl.js';
 import { toListGrid } from '../../training/lists.js';
 import { readJsonObject } from '../../io/json.js';
 import { resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../../hub/index.js';
+import { rraBertCard } from '../cards.js';
+import { writeModelCard, type ModelCardData } from '../common/model-card.js';
 
 export interface RraBertConfig {
   selection?: TokenSelectionConfig;
@@ -77,6 +79,8 @@ export class RraBert implements TrainableRanker<RraBatch> {
   readonly encoder: CrossEncoder;
   readonly tcl: TermControlLayer;
   readonly rra: ResolvedConfig;
+  /** What the README.md model card says about how the model was made (the Trainer fills it in). */
+  modelCard: ModelCardData = {};
 
   /** A fresh model (random weights), or wraps an existing cross-encoder (it is then owned by this model). */
   constructor(config: Partial<BertConfig> | CrossEncoder, opts: RraBertOptions = {}) {
@@ -109,6 +113,7 @@ export class RraBert implements TrainableRanker<RraBatch> {
     const saved = (fs.existsSync(cfgFile) ? readJsonObject(cfgFile, RRA_CONFIG_FILE) : {}) as RraBertConfig;
     const ce = await CrossEncoder.fromPretrained(dir, opts);
     const model = new RraBert(ce, { ...opts, rra: { ...saved, ...opts.rra, selection: { ...saved.selection, ...opts.rra?.selection } } });
+    model.modelCard.baseModel = idOrPath;
     const wFile = path.join(dir, TCL_WEIGHTS_FILE);
     if (fs.existsSync(wFile)) {
       try {
@@ -283,6 +288,7 @@ export class RraBert implements TrainableRanker<RraBatch> {
     writeSafetensors(path.join(dir, TCL_WEIGHTS_FILE), this.tcl.params.toTensors(), { format: 'pt' });
     const { specialIds, ...rest } = this.rra;
     fs.writeFileSync(path.join(dir, RRA_CONFIG_FILE), `${JSON.stringify(specialIds ? this.rra : rest, null, 2)}\n`);
+    writeModelCard(dir, rraBertCard(this), this.modelCard);
   }
 
   dispose(): void {

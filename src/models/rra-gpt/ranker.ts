@@ -21,6 +21,8 @@ import { checkpointFiles, hasTokenizer } from '../../io/checkpoint.js';
 import { toListGrid } from '../../training/lists.js';
 import { readJsonObject } from '../../io/json.js';
 import { resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../../hub/index.js';
+import { rraGptCard } from '../cards.js';
+import { writeModelCard, type ModelCardData } from '../common/model-card.js';
 
 export interface RraGptTemplate {
   instruction: string;
@@ -107,6 +109,8 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
   readonly maxReasonTokens: number;
   readonly isRelevant: (label: number) => boolean;
   reasons: ReasonMap;
+  /** What the README.md model card says about how the model was made (the Trainer fills it in). */
+  modelCard: ModelCardData = {};
   private tok: TextTokenizer | null;
   private pieces: { instruction: number[]; q: number[]; d: number[]; cue: number[]; yes: number[]; no: number[]; bos: number[]; eos: number } | null = null;
   private readonly queryCache = new Map<string, number[]>();
@@ -147,7 +151,9 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
    */
   static async fromPretrained(idOrPath: string, opts: RraGptOptions & HubOptions = {}): Promise<RraGpt> {
     const dir = await resolvePretrained(idOrPath, { ...opts, files: ['config.json', 'model.safetensors'], optionalFiles: ['rra_gpt.json', ...TOKENIZER_FILES] });
-    return RraGpt.fromDir(dir, opts);
+    const model = RraGpt.fromDir(dir, opts);
+    model.modelCard.baseModel = idOrPath;
+    return model;
   }
 
   /** Loads a saved RRA-GPT (or any LlamaForCausalLM checkpoint) from a local folder. */
@@ -158,6 +164,7 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
     let tokenizer = opts.tokenizer;
     if (tokenizer === undefined && hasTokenizer(dir)) tokenizer = dir;
     const model = new RraGpt(readLlamaConfig(cfgFile), { ...extra, ...opts, tokenizer });
+    model.modelCard.baseModel = dir;
     try {
       const contents = readSafetensors(weightsFile);
       model.llama.loadWeights(weightsFile, { contents });
@@ -416,6 +423,7 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
     };
     fs.writeFileSync(path.join(dir, 'rra_gpt.json'), `${JSON.stringify(meta, null, 2)}\n`);
     if (this.tok) this.tok.inner.save(path.join(dir, 'tokenizer.json'));
+    writeModelCard(dir, rraGptCard(this), this.modelCard);
   }
 
   dispose(): void {

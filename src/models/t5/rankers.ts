@@ -13,7 +13,9 @@ import type { LossResult, RankingLoss } from '../../losses/types.js';
 import { TextTokenizer } from '../../tokenization/tokenizer.js';
 import type { TrainableRanker } from '../../training/types.js';
 import { InputError } from '../../utils/errors.js';
+import { t5Card } from '../cards.js';
 import { dropout, linear } from '../common/layers.js';
+import { writeModelCard, type ModelCardData } from '../common/model-card.js';
 import type { T5Config } from './config.js';
 import { loadT5, T5Model } from './model.js';
 import { resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../../hub/index.js';
@@ -68,6 +70,8 @@ export class T5Ranker implements TrainableRanker<T5Batch> {
   readonly head: T5Head;
   readonly maxLength: number;
   readonly opts: T5RankerOptions;
+  /** What the README.md model card says about how the model was made (the Trainer fills it in). */
+  modelCard: ModelCardData = {};
   private tok: TextTokenizer | null;
   private fixed: { query: number[]; document: number[]; relevant: number[] } | null = null;
 
@@ -103,6 +107,7 @@ export class T5Ranker implements TrainableRanker<T5Batch> {
     if (tokenizer === undefined && fs.existsSync(path.join(dir, 'tokenizer.json'))) tokenizer = dir;
     try {
       const r = new T5Ranker(model, { ...saved, ...opts, tokenizer });
+      r.modelCard.baseModel = idOrPath;
       const unknown = [...extra.keys()].filter((n) => !(r.head === 'rankt5-encoder' && (n === HEAD_W || n === HEAD_B)));
       if (unknown.length) {
         throw new InputError(`unexpected tensors for a T5 ${r.head} ranker: ${unknown.slice(0, 8).join(', ')}`, { file: path.join(dir, 'model.safetensors') });
@@ -315,6 +320,7 @@ export class T5Ranker implements TrainableRanker<T5Batch> {
       };
       fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), `${JSON.stringify(tc, null, 2)}\n`);
     }
+    writeModelCard(dir, t5Card(this), this.modelCard);
   }
 
   dispose(): void {
