@@ -130,9 +130,9 @@ describe('cli: rankdistill retrieve', function () {
     fs.writeFileSync(broken, 'd1\tfine text\nd2 no tab here\n');
     const e3 = await fail(['--bm25', '--corpus', broken, '--queries', queries, '--out', 'x']);
     expect(e3.message).to.match(/broken\.tsv:2: field 'text': no tab/);
-    // Through the real entry point: exit code 1 and the message, no stack.
+    // Through the real entry point: exit code 2 (bad input, docs/cli-reliability.md) and the message, no stack.
     const r = spawnSync(CLI[0], [...CLI.slice(1), 'retrieve', '--bm25', '--corpus', broken, '--queries', queries, '--out', path.join(dir, 'y.run')], { encoding: 'utf8' });
-    expect(r.status).to.equal(1);
+    expect(r.status).to.equal(2);
     expect(r.stderr).to.match(/^rankdistill: .*broken\.tsv:2: field 'text': no tab/m);
     expect(fs.existsSync(path.join(dir, 'y.run'))).to.equal(false);
   });

@@ -51,7 +51,8 @@ describe('cli/label', () => {
     // The teacher names only the two best of what it is sent.
     await server.close();
     server = await startFakeLlm((c) => ({ content: answer(idealOrder(c.passages, relOf).slice(0, 2)) }));
-    expect(await label([...common(), '--mode', 'rradistill', '--top-k', '2', '--bottom-k', '1', '--pre-ranker', 'bm25', '--out', out])).to.equal(3);
+    // q2 ("broken") matches no passage: skipped, neither a label nor a failure.
+    expect(await label([...common(), '--mode', 'rradistill', '--top-k', '2', '--bottom-k', '1', '--pre-ranker', 'bm25', '--out', out])).to.equal(0);
     const recs = read(out);
     expect(recs.map((r) => r.qid)).to.deep.equal(['q1']);
     // "cats" matches all 8 passages; BM25 top 2 are the ones with the most "cat": d2 d5 (tf 3), bottom 1 a tf-1 passage.

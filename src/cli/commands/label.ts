@@ -233,6 +233,12 @@ export async function run(argv: string[]): Promise<number> {
 
   let queries = await loadCandidates(v, depth);
   if (v.limit !== undefined) queries = queries.slice(0, int(v.limit, 'limit', 0, 0));
+  // Nothing to rank, nothing to ask: such queries are neither labels nor failures.
+  const empty = queries.filter((q) => !q.candidates.length);
+  if (empty.length) {
+    console.error(`label: ${empty.length} quer${empty.length === 1 ? 'y has' : 'ies have'} no candidates and ${empty.length === 1 ? 'is' : 'are'} skipped (${empty.slice(0, 5).map((q) => q.qid).join(', ')}${empty.length > 5 ? ', …' : ''})`);
+    queries = queries.filter((q) => q.candidates.length);
+  }
 
   // --- what produced OUT: refuse to mix labels made another way ---------------------------------
   const inputs: Record<string, string> = {};

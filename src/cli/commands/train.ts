@@ -5,7 +5,7 @@ import { initBackend } from '../../backend/index.js';
 import { checkpointFiles } from '../../io/checkpoint.js';
 import { readJsonObject } from '../../io/json.js';
 import { defaultDataDir, runDistillation, type DistillationConfig } from '../../training/recipe.js';
-import { TrainingInterruptedError, verifyCheckpoint } from '../../training/trainer.js';
+import { NonFiniteLossError, TrainingInterruptedError, verifyCheckpoint } from '../../training/trainer.js';
 import { InputError } from '../../utils/errors.js';
 import { ExitCode, signalCode } from '../exit-codes.js';
 import { asideName, fileSha256, makeManifest, manifestFileFor, readManifest, settingsDiff, writeManifest } from '../manifest.js';
@@ -31,7 +31,8 @@ DIR/manifest.json records the config: --resume with another config is refused, n
 difference; --force sets an earlier run in DIR aside (DIR.replaced-TIME) and starts anew.
 
 exit status: 0 done; 2 bad input (config, data, an earlier run in --out, nothing to resume);
-130/143 interrupted after writing a checkpoint; 1 an unexpected error.`;
+4 training failed (a non-finite loss: the state before it is saved); 130/143 interrupted after
+writing a checkpoint; 1 an unexpected error.`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -74,6 +75,11 @@ export async function run(argv: string[]): Promise<number> {
     await runDistillation(cfg);
     return ExitCode.OK;
   } catch (e) {
+    if (e instanceof NonFiniteLossError) {
+      // The run cannot go on with these settings: the cause, not a stack.
+      console.error(`train: stopping: ${e.message}`);
+      return ExitCode.NOTHING_DONE;
+    }
     if (!(e instanceof TrainingInterruptedError)) throw e;
     const sig = (e.reason as NodeJS.Signals | undefined) ?? 'SIGINT';
     console.error(
