@@ -26,6 +26,25 @@ describe('Progress', () => {
     expect(s.lines[s.lines.length - 1].endsWith('\n')).to.equal(true);
   });
 
+  it('set() shows fields without counting (retries, a wait) and removes them; note() prints above the line, even when silent', () => {
+    const s = sink(true);
+    const p = new Progress({ total: 4, label: 'label', stream: s.stream, every: 0 });
+    p.tick(1);
+    p.set({ retries: 2, wait: '0:04 (HTTP 503, attempt 2/7)' });
+    expect(s.lines.at(-1)).to.match(/^\r\x1b\[Klabel \[#{6}\.{18}\] 1\/4 .* retries=2 wait=0:04 \(HTTP 503, attempt 2\/7\)$/);
+    p.set({ wait: undefined });
+    expect(s.lines.at(-1)).to.match(/retries=2$/);
+    const n = s.lines.length;
+    p.note('label: query q2 failed: HTTP 400');
+    // The progress line is cleared, the message printed, the line drawn again below it.
+    expect(s.lines.slice(n)).to.have.length(2);
+    expect(s.lines[n]).to.equal('\r\x1b[Klabel: query q2 failed: HTTP 400\n');
+    expect(s.lines[n + 1]).to.match(/^\r\x1b\[Klabel \[/);
+    const q = sink(false);
+    new Progress({ total: 1, label: 'x', stream: q.stream, silent: true }).note('a failure');
+    expect(q.lines).to.deep.equal(['a failure\n']);
+  });
+
   it('counts from a resumed start and formats durations', () => {
     const s = sink(false);
     const p = new Progress({ total: 10, label: 'x', start: 7, stream: s.stream, silent: true });
