@@ -30,6 +30,8 @@ export interface RunFiles {
   report: Record<string, unknown> | null;
   config: unknown;
   configSource: string | null;
+  /** The saved model's config.json (architecture), when the run saved one. */
+  modelConfig: unknown;
   modelCard: string | null;
   systems: SystemEvaluation[];
 }
@@ -85,17 +87,24 @@ export function readRun(dir: string, name = path.basename(path.resolve(dir))): R
     config = manifest.settings.config ?? manifest.settings;
     configSource = 'manifest.json';
   } else {
+    // The trainer's own record: the first record of its log, else a checkpoint's state.
+    const start = log.find((r) => r.type === 'start' && r.config);
+    if (start) {
+      config = start.config;
+      configSource = 'log.jsonl: the trainer settings';
+    }
     for (const ck of ['checkpoint', 'checkpoint-prev']) {
+      if (config) break;
       const st = readJson(path.join(dir, ck, 'trainer_state.json')) as { config?: unknown } | null;
       if (st?.config) {
         config = st.config;
         configSource = `${ck}/trainer_state.json`;
-        break;
       }
     }
   }
+  const modelConfig = readJson(path.join(dir, 'final', 'config.json'));
   const card = path.join(dir, 'final', 'README.md');
-  return { dir, name, log, report, config, configSource, modelCard: fs.existsSync(card) ? card : null, systems: systemsOf(name, report) };
+  return { dir, name, log, report, config, configSource, modelConfig, modelCard: fs.existsSync(card) ? card : null, systems: systemsOf(name, report) };
 }
 
 export interface Comparison {
@@ -220,7 +229,9 @@ ${all
       interrupted ? '<b>interrupted</b>: resume it with <code>rankdistill train … --resume</code>' : null,
       r.modelCard ? `model: <code>${esc(path.join(r.dir, 'final'))}</code> (model card: <code>final/README.md</code>)` : null,
     ].filter(Boolean);
-    const cfg = r.config ? `<details${many ? '' : ' open'}><summary>config (${esc(r.configSource ?? '')})</summary><pre>${esc(JSON.stringify(r.config, null, 2))}</pre></details>` : '<p class="na">no config recorded</p>';
+    const cfg =
+      (r.config ? `<details${many ? '' : ' open'}><summary>config (${esc(r.configSource ?? '')})</summary><pre>${esc(JSON.stringify(r.config, null, 2))}</pre></details>` : '<p class="na">no config recorded</p>') +
+      (r.modelConfig ? `<details><summary>model config (final/config.json)</summary><pre>${esc(JSON.stringify(r.modelConfig, null, 2))}</pre></details>` : '');
     return `<section class="run"><h3>${esc(r.name)} <small>${esc(path.resolve(r.dir))}</small></h3><ul>${items.map((i) => `<li>${i}</li>`).join('')}</ul>${cfg}</section>`;
   });
 

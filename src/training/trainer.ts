@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import { writeTrainingCurves } from '../reporting/training-curves.js';
 import { InputError } from '../utils/errors.js';
+import { libraryVersion } from '../utils/version.js';
 import { getLoss } from '../losses/registry.js';
 import type { LossResult, RankingLoss } from '../losses/types.js';
 import { Progress } from '../utils/progress.js';
@@ -343,6 +344,9 @@ export class Trainer {
       // Records of steps after the checkpoint are redone: drop them so the log reads as one run.
       if (logFile) trimLog(logFile, st.step);
       log({ type: 'resume', step: st.step, epoch: st.epoch, from: r.dir });
+    } else if (logFile) {
+      // What this run is, first in its log (the report page shows it): settings, data size, version.
+      fs.appendFileSync(logFile, `${JSON.stringify({ time: new Date().toISOString(), type: 'start', step: 0, rankdistill: libraryVersion(), lists: lists.length, totalSteps, config: this.configRecord() })}\n`);
     }
     const progress = new Progress({ total: totalSteps, label: 'train', unit: 'step', start: st.step, silent: !(c.progress ?? true) });
     const greater = c.greaterIsBetter ?? true;
@@ -435,6 +439,12 @@ export class Trainer {
     return { steps: st.step, losses: st.losses, history: st.history, best: st.best, stoppedEarly, seconds };
   }
 
+  /** The config as JSON can hold it (functions and signals left out). */
+  private configRecord(): Record<string, unknown> {
+    const { evaluate: _e, onLog: _l, onNotice: _n, stopSignal: _s, ...rest } = this.config;
+    return JSON.parse(JSON.stringify({ ...rest, loss: typeof this.config.loss === 'function' ? 'custom' : (this.config.loss ?? 'ranknet') })) as Record<string, unknown>;
+  }
+
   /** What the run tells the model card (README.md written by the model's save()): loss, settings, dev results. */
   private describeRun(st: TrainerState, lists: number, stepsPerEpoch: number, seconds: number, stoppedEarly: boolean): void {
     const card = this.model.modelCard;
@@ -492,7 +502,7 @@ export class Trainer {
     writeSafetensors(path.join(tmp, 'optimizer.safetensors'), moments);
     // The best evaluated weights, restored at the end: without them a resumed run could end differently.
     if (best) writeSafetensors(path.join(tmp, 'best.safetensors'), Object.fromEntries([...best].map(([n, a]) => [n, { shape: vars.get(n)!.shape.slice(), values: a }])));
-    const state = { ...st, rngState: this.model.rngState?.() ?? null, optimizerStep: os.step, config: { ...this.config, evaluate: undefined, onLog: undefined, onNotice: undefined, stopSignal: undefined, loss: typeof this.config.loss === 'string' ? this.config.loss : 'custom' } };
+    const state = { ...st, rngState: this.model.rngState?.() ?? null, optimizerStep: os.step, config: this.configRecord() };
     fs.writeFileSync(path.join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 1));
     const files: Record<string, { bytes: number; sha256: string }> = {};
     for (const f of fs.readdirSync(tmp).sort()) {

@@ -96,7 +96,7 @@ describe('cli: train interrupted by a real signal, then resumed', function () {
     expect(outcome(damaged)).to.deep.equal(want);
     // The resumed log reads as one run: each step once, a resume record where it continued.
     const resumeRecs = fs.readFileSync(path.join(cut, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((x) => x.type !== 'train' && x.type !== 'eval');
-    expect(resumeRecs.map((x) => [x.type, x.step])).to.deep.equal([['interrupted', step], ['resume', step]]);
+    expect(resumeRecs.map((x) => [x.type, x.step])).to.deep.equal([['start', 0], ['interrupted', step], ['resume', step]]);
 
     // The two runs on one report page (the curves of the resumed run and the uninterrupted one coincide).
     const page = path.join(dir, 'report.html');
