@@ -1,7 +1,7 @@
 // `rankdistill train` stopped by a real SIGINT sent to a real child process: it writes a checkpoint at
 // the next step boundary and exits 130; `--resume` ends with exactly the weights, losses and test
-// numbers of an uninterrupted run — also when the newest checkpoint was damaged (checksums), which is
-// reported and the one before it used. Restarts that would mix two runs are refused (exit 2).
+// numbers of an uninterrupted run; a damaged newest checkpoint (checksums) is reported and the one
+// before it used. Restarts that would mix two runs are refused (exit 2).
 import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -41,7 +41,7 @@ describe('cli: train interrupted by a real signal, then resumed', function () {
     if (!hasData('reason2rank-llm-listwise-teacher') || !hasData('llm-rerank-runs-dl19') || !hasData('trec-dl-2020-passage')) this.skip();
   });
 
-  it('SIGINT → checkpoint at the next step, exit 130; --resume (also from a damaged checkpoint) ends exactly like an uninterrupted run', async () => {
+  it('SIGINT → checkpoint at the next step, exit 130; --resume ends exactly like an uninterrupted run; a damaged checkpoint is reported', async () => {
     const dir = tmpDir('rankdistill-train-sig-');
     const cfgFile = path.join(dir, 'config.json');
     fs.writeFileSync(cfgFile, JSON.stringify(CONFIG));
@@ -83,17 +83,19 @@ describe('cli: train interrupted by a real signal, then resumed', function () {
     const prevStep = JSON.parse(fs.readFileSync(path.join(damaged, 'checkpoint-prev', 'trainer_state.json'), 'utf8')).step as number;
     expect(prevStep).to.be.at.most(step);
 
-    const [r, d]: CliResult[] = await Promise.all([runCli(train(cut, ['--resume'])), runCli(train(damaged, ['--resume']))]);
+    // The damaged copy: the first line names the damage and the fallback (that resuming from the
+    // fallback ends like an uninterrupted run is shown in-process, test/training/checkpoints.test.ts),
+    // then it is stopped.
+    const d = startCli(train(damaged, ['--resume']), { onStderrLine: (l, child) => void (l.startsWith('train: ') && child.kill('SIGKILL')) });
+    const [r, dr]: CliResult[] = await Promise.all([runCli(train(cut, ['--resume'])), d.done]);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.errLines[0]).to.equal(`train: resuming ${cut} from ${path.join(cut, 'checkpoint')} (step ${step})`);
-    expect(d.code, d.stderr).to.equal(0);
-    expect(d.errLines[0]).to.equal(
+    expect(dr.errLines[0]).to.equal(
       `train: checkpoint ${path.join(damaged, 'checkpoint')} is damaged (weights.safetensors has ${bytes - 100} bytes, ${bytes} were written (truncated?)); resuming from the one before it, ${path.join(damaged, 'checkpoint-prev')} (step ${prevStep})`,
     );
     const want = outcome(full);
     expect(want.log.filter((x) => x.type === 'train')).to.have.length(20);
     expect(outcome(cut)).to.deep.equal(want);
-    expect(outcome(damaged)).to.deep.equal(want);
     // The resumed log reads as one run: each step once, a resume record where it continued.
     const resumeRecs = fs.readFileSync(path.join(cut, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((x) => x.type !== 'train' && x.type !== 'eval');
     expect(resumeRecs.map((x) => [x.type, x.step])).to.deep.equal([['start', 0], ['interrupted', step], ['resume', step]]);
