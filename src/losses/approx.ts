@@ -1,23 +1,24 @@
-// Differentiable NDCG surrogates: ApproxNDCG (smooth ranks) and NeuralNDCG (NeuralSort + Sinkhorn).
+// Differentiable NDCG surrogates: ApproxNDCG (smooth ranks) and NeuralNDCG (NeuralSort + Sinkhorn),
+// and TF-Ranking's public helpers approxRanks / ndcg. Unreduced form: one value per list.
 import * as tf from '@tensorflow/tfjs-core';
-import type { LossResult, RankingLoss } from './types.js';
+import type { RankingLoss } from './types.js';
+import { inverseMaxDcg } from './lambda-weights.js';
+import { gumbelSettings, withGumbel, type GumbelOptions, type ListReduction } from './listwise.js';
+import { defineLoss, LIST_ALIASES, listWeights, reductionSpec, resolveReduction } from './reduction.js';
 import {
   checkOptions,
   idealDcg,
-  LIST_REDUCTIONS,
   listLengths,
   nonEmptyLists,
   PAD_LOGIT,
   pairDiff,
   positionDiscounts,
-  reduceLists,
   safeDiv,
   sanitize,
   scaledGains,
   validMask,
   validPairs,
   type GainFunction,
-  type ListReduction,
 } from './utils.js';
 
 export interface ApproxNDCGOptions {
@@ -31,8 +32,16 @@ export interface ApproxNDCGOptions {
   /** 'exp2' (default) 2^y − 1, or 'linear' y. */
   gain?: GainFunction;
   /**
-   * Default 'mean' over non-empty lists, lists without a relevant item counting as 0 (allRank; the
-   * same as TF-Ranking's Keras reduction, which weighs such lists 0 and divides by the batch size).
+   * allRank's clamp of every sigmoid term at this (allRank: 1e-10). Default 0: no clamp.
+   */
+  sigmoidClamp?: number;
+  /** Gumbel-sampled scores (TF-Ranking GumbelApproxNDCGLoss; registered as gumbel_approx_ndcg). */
+  gumbel?: GumbelOptions;
+  /**
+   * Default 'SUM_OVER_BATCH_SIZE' (alias 'mean') over non-empty lists, lists without a relevant item
+   * counting as 0 (allRank; TF-Ranking's Keras reduction, which weighs such lists 0 and divides by
+   * the batch size). List weights are 0 for lists without a relevant item (TF-Ranking), so
+   * SUM_BY_NONZERO_WEIGHTS averages over lists with one.
    */
   reduction?: ListReduction;
 }
@@ -42,21 +51,77 @@ export interface ApproxNDCGOptions {
  * G = gain / maxDCG over the whole list, so per list in [−1, 0]. Unlike allRank, sigmoid terms are
  * not clamped at 1e-10.
  */
-export function approxNDCG(opts: ApproxNDCGOptions = {}): RankingLoss {
-  checkOptions('approx_ndcg', opts, { alpha: 'positive', temperature: 'positive', gain: ['exp2', 'linear'], reduction: LIST_REDUCTIONS });
+export function approxNDCG(opts: ApproxNDCGOptions = {}, name = 'approx_ndcg'): RankingLoss {
+  checkOptions(name, opts, {
+    alpha: 'positive',
+    temperature: 'positive',
+    gain: ['exp2', 'linear'],
+    sigmoidClamp: 'nonnegative',
+    gumbel: 'object',
+    reduction: reductionSpec(LIST_ALIASES),
+  });
   const alpha = (opts.alpha ?? 1) / (opts.temperature ?? 1);
-  return (scores, labels, mask): LossResult =>
-    tf.tidy(() => {
-      const s = sanitize(scores, mask);
-      const pairs = tf.sub(validPairs(mask), tf.expandDims(tf.eye(s.shape[1]), 0)); // j ≠ i, both real
-      // pairDiff(s)[i, j] = s_i − s_j; sigmoid(−α(s_i − s_j)) = sigmoid(α(s_j − s_i)).
-      const pi = tf.add(1, tf.sum(tf.mul(tf.sigmoid(tf.mul(pairDiff(s), -alpha)), tf.relu(pairs)), 2));
-      const gains = scaledGains(labels, mask, opts.gain ?? 'exp2');
-      const g = safeDiv(gains, tf.expandDims(idealDcg(gains, mask), 1));
-      const ndcg = tf.sum(tf.div(g, tf.div(tf.log(tf.add(1, pi)), Math.LN2)), 1);
-      const perList = tf.neg(ndcg) as tf.Tensor1D;
-      return { loss: reduceLists(perList, nonEmptyLists(mask), mask, opts.reduction ?? 'mean'), perList };
-    });
+  const clamp = opts.sigmoidClamp ?? 0;
+  const body = (scores: tf.Tensor2D, labels: tf.Tensor2D, mask: tf.Tensor2D, weights?: tf.Tensor1D | tf.Tensor2D) => {
+    let sig = tf.sigmoid(tf.mul(pairDiff(sanitize(scores, mask)), -alpha));
+    if (clamp > 0) sig = tf.maximum(sig, clamp);
+    const pi = tf.add(1, tf.sum(tf.where(otherRealPairs(mask), sig, tf.zerosLike(sig)), 2));
+    const gains = scaledGains(labels, mask, opts.gain ?? 'exp2');
+    const g = safeDiv(gains, tf.expandDims(idealDcg(gains, mask), 1));
+    const values = tf.neg(tf.sum(tf.div(g, tf.div(tf.log(tf.add(1, pi)), Math.LN2)), 1));
+    const relevant = tf.cast(tf.greater(tf.sum(gains, 1), 0), 'float32');
+    return { values, weights: tf.mul(relevant, listWeights(weights, mask, labels)), present: nonEmptyLists(mask) };
+  };
+  const g = gumbelSettings(opts.gumbel, name);
+  return defineLoss({
+    reduction: resolveReduction(opts.reduction, 'SUM_OVER_BATCH_SIZE', LIST_ALIASES),
+    unreduced: g ? withGumbel(body, g) : body,
+  });
+}
+
+/** TF-Ranking's GumbelApproxNDCGLoss defaults: temperature 0.1 (α = 10), 8 samples, Gumbel temperature 1. */
+export function gumbelApproxNDCG(opts: ApproxNDCGOptions = {}): RankingLoss {
+  return approxNDCG({ temperature: opts.alpha === undefined && opts.temperature === undefined ? 0.1 : opts.temperature, ...opts, gumbel: opts.gumbel ?? {} }, 'gumbel_approx_ndcg');
+}
+
+/** Pairs (i, j) of two different real items: [lists, n, n]. */
+function otherRealPairs(mask: tf.Tensor2D): tf.Tensor {
+  return tf.logicalAnd(tf.greater(validPairs(mask), 0), tf.logicalNot(tf.cast(tf.expandDims(tf.eye(mask.shape[1]), 0), 'bool')));
+}
+
+/**
+ * Smooth ranks (Qin et al. 2010; TF-Ranking approx_ranks): π_i = 1 + Σ_{j≠i} sigmoid(α (s_j − s_i))
+ * over the real items of the list; 0 at padding.
+ */
+export function approxRanks(scores: tf.Tensor2D, mask: tf.Tensor2D, alpha = 1): tf.Tensor2D {
+  return tf.tidy(() => {
+    const sig = tf.sigmoid(tf.mul(pairDiff(sanitize(scores, mask)), -alpha));
+    const pi = tf.add(1, tf.sum(tf.where(otherRealPairs(mask), sig, tf.zerosLike(sig)), 2)) as tf.Tensor2D;
+    return sanitize(pi, mask);
+  });
+}
+
+/**
+ * NDCG per list (TF-Ranking ndcg): gains 2^y − 1 (rescaled per list so large labels cannot
+ * overflow), discounts 1/log2(1 + rank) with `ranks` (1-based, e.g. approxRanks) or, with
+ * `permMat` [lists, n, n] (row r = soft position r, e.g. neuralSort), the gains it moves to each
+ * position; neither: the items are taken in input order. Divided by the ideal DCG (0 where that is 0).
+ */
+export function ndcg(labels: tf.Tensor2D, mask: tf.Tensor2D, opts: { ranks?: tf.Tensor2D; permMat?: tf.Tensor3D } = {}): tf.Tensor1D {
+  if (opts.ranks && opts.permMat) throw new Error('ndcg takes ranks or permMat, not both');
+  return tf.tidy(() => {
+    const n = labels.shape[1];
+    const g = scaledGains(labels, mask, 'exp2');
+    let dcg: tf.Tensor;
+    if (opts.permMat) {
+      dcg = tf.sum(tf.mul(tf.squeeze(tf.matMul(opts.permMat, tf.expandDims(g, 2)), [2]), positionDiscounts(n)), 1);
+    } else {
+      const r = opts.ranks ?? tf.tile(tf.expandDims(tf.range(1, n + 1, 1, 'float32'), 0), [labels.shape[0], 1]);
+      const d = tf.div(Math.LN2, tf.log1p(tf.where(tf.greater(mask, 0), r, tf.onesLike(r))));
+      dcg = tf.sum(tf.mul(g, d), 1);
+    }
+    return tf.mul(dcg, tf.squeeze(inverseMaxDcg(g, mask, { gainFn: 'identity', rankDiscountFn: 'log2_inverse' }), [1])) as tf.Tensor1D;
+  });
 }
 
 export interface NeuralNDCGOptions {
@@ -73,7 +138,7 @@ export interface NeuralNDCGOptions {
   sinkhornIterations?: number;
   /** Sinkhorn stops once every real row and column sums to 1 within this. Default 1e-6 (allRank). */
   sinkhornTolerance?: number;
-  /** Default 'sum_by_nonzero_weights': mean over lists with a relevant item (allRank excludes the others). */
+  /** Default 'SUM_BY_NONZERO_WEIGHTS': mean over lists with a relevant item (allRank excludes the others). */
   reduction?: ListReduction;
 }
 
@@ -90,13 +155,14 @@ export function neuralNDCG(opts: NeuralNDCGOptions = {}): RankingLoss {
     gain: ['exp2', 'linear'],
     sinkhornIterations: 'count',
     sinkhornTolerance: 'nonnegative',
-    reduction: LIST_REDUCTIONS,
+    reduction: reductionSpec(LIST_ALIASES),
   });
   const tau = opts.temperature ?? 1;
   const maxIter = opts.sinkhornIterations ?? 50;
   const tol = opts.sinkhornTolerance ?? 1e-6;
-  return (scores, labels, mask): LossResult =>
-    tf.tidy(() => {
+  return defineLoss({
+    reduction: resolveReduction(opts.reduction, 'SUM_BY_NONZERO_WEIGHTS', LIST_ALIASES),
+    unreduced: (scores, labels, mask, weights) => {
       const n = scores.shape[1];
       const k = opts.k ?? n;
       const p = sinkhorn(neuralSort(scores, mask, tau), mask, maxIter, tol);
@@ -104,17 +170,20 @@ export function neuralNDCG(opts: NeuralNDCGOptions = {}): RankingLoss {
       const sortedGains = tf.squeeze(tf.matMul(p, tf.expandDims(gains, 2)), [2]);
       const dcg = tf.sum(tf.mul(sortedGains, positionDiscounts(n, k)), 1);
       const idcg = idealDcg(gains, mask, k);
-      const perList = tf.neg(safeDiv(dcg, idcg)) as tf.Tensor1D;
-      const w = tf.cast(tf.greater(idcg, 0), 'float32') as tf.Tensor1D;
-      return { loss: reduceLists(perList, w, mask, opts.reduction ?? 'sum_by_nonzero_weights'), perList };
-    });
+      const values = tf.neg(safeDiv(dcg, idcg));
+      const w = tf.mul(tf.cast(tf.greater(idcg, 0), 'float32'), listWeights(weights, mask, labels));
+      return { values, weights: w, present: nonEmptyLists(mask) };
+    },
+  });
 }
 
 /**
  * NeuralSort (Grover et al. 2019): P̂[r, i] = softmax_i(((m − 1 − 2r) s_i − Σ_j |s_i − s_j|) / τ) for
- * 0-based rows r < m, m = real items; padded rows and columns are 0.
+ * 0-based rows r < m, m = real items; padded columns are 0. Padded rows (r ≥ m): 'zero' (default)
+ * all 0; 'uniform' spread evenly over the padded columns, as TF-Ranking's neural_sort does (its
+ * matrix stays a permutation-like matrix over the whole padded list).
  */
-export function neuralSort(scores: tf.Tensor2D, mask: tf.Tensor2D, tau: number): tf.Tensor3D {
+export function neuralSort(scores: tf.Tensor2D, mask: tf.Tensor2D, tau: number, paddedRows: 'zero' | 'uniform' = 'zero'): tf.Tensor3D {
   const [b, n] = scores.shape;
   const s = sanitize(scores, mask);
   const v = validMask(mask);
@@ -126,7 +195,10 @@ export function neuralSort(scores: tf.Tensor2D, mask: tf.Tensor2D, tau: number):
   const rowReal = tf.less(tf.expandDims(r, 0), tf.expandDims(m, 1)); // [b, r]
   const real = tf.logicalAnd(tf.expandDims(rowReal, 2), tf.greater(tf.expandDims(v, 1), 0));
   const soft = tf.softmax(tf.where(real, logits, tf.fill([b, n, n], PAD_LOGIT)));
-  return tf.where(real, soft, tf.zerosLike(soft)) as tf.Tensor3D;
+  if (paddedRows === 'zero') return tf.where(real, soft, tf.zerosLike(soft)) as tf.Tensor3D;
+  const padCells = tf.logicalAnd(tf.expandDims(tf.logicalNot(rowReal), 2), tf.expandDims(tf.equal(v, 0), 1));
+  const share = tf.reshape(safeDiv(tf.onesLike(m), tf.sub(n, m)), [b, 1, 1]);
+  return tf.where(real, soft, tf.where(padCells, tf.mul(share, tf.onesLike(soft)), tf.zerosLike(soft))) as tf.Tensor3D;
 }
 
 /**

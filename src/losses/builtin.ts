@@ -1,11 +1,11 @@
 // The built-in losses with their registry names, descriptions and sources.
 import type { LossInfo } from './types.js';
-import { approxNDCG, neuralNDCG } from './approx.js';
+import { approxNDCG, gumbelApproxNDCG, neuralNDCG } from './approx.js';
 import { klDivergence, marginMSE } from './distillation.js';
 import { lambdaLoss } from './lambda.js';
-import { listMLE, listNet, pListMLE, poly1Softmax, softmaxCrossEntropy } from './listwise.js';
+import { listMLE, listNet, pListMLE, poly1Softmax, softmaxCrossEntropy, uniqueSoftmax } from './listwise.js';
 import { pairwiseHinge, pairwiseSoftZeroOne, rankNet } from './pairwise.js';
-import { meanSquaredError, sigmoidCrossEntropy } from './pointwise.js';
+import { meanSquaredError, monoT5CrossEntropy, sigmoidCrossEntropy } from './pointwise.js';
 
 export const builtinLosses: LossInfo[] = [
   {
@@ -19,6 +19,12 @@ export const builtinLosses: LossInfo[] = [
     description: 'pointwise (s − y)²; mean over real items',
     source: 'TF-Ranking MeanSquaredLoss',
     factory: meanSquaredError,
+  },
+  {
+    name: 'monot5_cross_entropy',
+    description: 'monoT5 token cross-entropy −[y log P(true) + (1−y) log P(false)] on monoT5 scores; mean over real items',
+    source: 'Nogueira et al. 2020 (monoT5); pygaggle',
+    factory: monoT5CrossEntropy,
   },
   {
     name: 'ranknet',
@@ -57,6 +63,12 @@ export const builtinLosses: LossInfo[] = [
     factory: poly1Softmax,
   },
   {
+    name: 'unique_softmax',
+    description: 'Σ_i (2^y_i − 1)·[log(e^s_i + Σ_{y_j<y_i} e^s_j) − s_i]; mean over lists',
+    source: 'Zhu & Klabjan 2020; TF-Ranking UniqueSoftmaxLoss',
+    factory: uniqueSoftmax,
+  },
+  {
     name: 'listnet',
     description: 'cross-entropy of softmax(scores) against softmax(labels); mean over lists',
     source: 'Cao et al. 2007; allRank listNet',
@@ -84,7 +96,13 @@ export const builtinLosses: LossInfo[] = [
     name: 'approx_ndcg',
     description: '−NDCG with smooth ranks 1 + Σ sigmoid(α(s_j − s_i)); mean over lists',
     source: 'Qin et al. 2010; allRank approxNDCGLoss, TF-Ranking ApproxNDCGLoss',
-    factory: approxNDCG,
+    factory: (o?: object) => approxNDCG(o),
+  },
+  {
+    name: 'gumbel_approx_ndcg',
+    description: 'ApproxNDCG on Gumbel-sampled scores (8 seeded samples per list, α = 10); mean over sampled lists',
+    source: 'Bruch et al. 2020; TF-Ranking GumbelApproxNDCGLoss',
+    factory: gumbelApproxNDCG,
   },
   {
     name: 'neural_ndcg',

@@ -1,19 +1,9 @@
 // Distillation losses: labels are the teacher's scores (logits), not relevance grades.
 import * as tf from '@tensorflow/tfjs-core';
-import type { LossResult, RankingLoss } from './types.js';
-import { maskedLogSoftmax } from './listwise.js';
-import {
-  checkOptions,
-  LIST_REDUCTIONS,
-  nonEmptyLists,
-  pairDiff,
-  reduceLists,
-  safeDiv,
-  sanitize,
-  validMask,
-  validPairs,
-  type ListReduction,
-} from './utils.js';
+import type { RankingLoss } from './types.js';
+import { maskedLogSoftmax, type ListReduction } from './listwise.js';
+import { defineLoss, itemWeights, KL_ALIASES, listWeights, MARGIN_ALIASES, reductionSpec, resolveReduction, type Reduction } from './reduction.js';
+import { checkOptions, nonEmptyLists, pairDiff, sanitize, validMask, validPairs } from './utils.js';
 
 export interface KLDivergenceOptions {
   /** Student temperature τ: softmax(s/τ). Default 1. */
@@ -22,8 +12,11 @@ export interface KLDivergenceOptions {
   teacherTemperature?: number;
   /** Multiply by τ² so gradients keep their size as τ changes (Hinton et al. 2015). Default true. */
   scaleByTemperatureSquared?: boolean;
-  /** Default 'mean' over non-empty lists (batch-mean KL). */
-  reduction?: ListReduction;
+  /**
+   * Default 'SUM_OVER_BATCH_SIZE' (aliases 'mean' and torch's 'batchmean': Σ KL / #non-empty lists).
+   * torch kl_div's reduction='mean' (Σ / #elements) is 'SUM_OVER_ITEMS'; 'sum' is 'SUM'.
+   */
+  reduction?: ListReduction | 'batchmean';
 }
 
 /**
@@ -36,19 +29,22 @@ export function klDivergence(opts: KLDivergenceOptions = {}): RankingLoss {
     temperature: 'positive',
     teacherTemperature: 'positive',
     scaleByTemperatureSquared: 'boolean',
-    reduction: LIST_REDUCTIONS,
+    reduction: reductionSpec(KL_ALIASES),
   });
   const t = opts.temperature ?? 1;
   const tt = opts.teacherTemperature ?? t;
   const factor = opts.scaleByTemperatureSquared === false ? 1 : t * t;
-  return (scores, labels, mask): LossResult =>
-    tf.tidy(() => {
+  return defineLoss({
+    reduction: resolveReduction(opts.reduction, 'SUM_OVER_BATCH_SIZE', KL_ALIASES),
+    unreduced: (scores, labels, mask, weights) => {
       const logp = maskedLogSoftmax(tf.div(sanitize(labels, mask), tt) as tf.Tensor2D, mask);
       const logq = maskedLogSoftmax(tf.div(scores, t) as tf.Tensor2D, mask);
-      const p = tf.where(tf.greater(mask, 0), tf.exp(logp), tf.zerosLike(logp));
-      const perList = tf.mul(tf.sum(tf.mul(p, tf.sub(logp, logq)), 1), factor) as tf.Tensor1D;
-      return { loss: reduceLists(perList, nonEmptyLists(mask), mask, opts.reduction ?? 'mean'), perList };
-    });
+      const p = tf.where(tf.greater(mask, 0), tf.exp(logp), tf.zerosLike(logp)) as tf.Tensor2D;
+      const values = tf.mul(tf.sum(tf.mul(p, tf.sub(logp, logq)), 1), factor);
+      const present = nonEmptyLists(mask);
+      return { values, weights: tf.mul(present, listWeights(weights, mask, p)), present };
+    },
+  });
 }
 
 export interface MarginMSEOptions {
@@ -59,17 +55,24 @@ export interface MarginMSEOptions {
    * MarginMSELoss with raw teacher scores — depends on item order by design).
    */
   pairs?: 'all' | 'preferred' | 'first';
-  /** 'pairs' (default): mean over all margins of the batch; 'lists': mean of per-list means; 'sum'. */
-  reduction?: 'pairs' | 'lists' | 'sum';
+  /**
+   * Default 'SUM_OVER_BATCH_SIZE' (alias 'pairs': mean over all margins of the batch); 'LIST_MEAN'
+   * (alias 'lists'); 'SUM' (alias 'sum'); or any other reduction.
+   */
+  reduction?: Reduction | 'pairs' | 'lists' | 'sum';
 }
 
-/** MarginMSE (Hofstätter et al. 2020): mean of ((s_i − s_j) − (t_i − t_j))², labels t = teacher scores. */
+/**
+ * MarginMSE (Hofstätter et al. 2020): mean of ((s_i − s_j) − (t_i − t_j))², labels t = teacher scores.
+ * Sample weights: a pair weighs its first item's weight ('preferred': the item with the larger
+ * teacher score; 'first': the positive), the mean of both items' weights for 'all'.
+ */
 export function marginMSE(opts: MarginMSEOptions = {}): RankingLoss {
-  checkOptions('margin_mse', opts, { pairs: ['all', 'preferred', 'first'], reduction: ['pairs', 'lists', 'sum'] });
+  checkOptions('margin_mse', opts, { pairs: ['all', 'preferred', 'first'], reduction: reductionSpec(MARGIN_ALIASES) });
   const mode = opts.pairs ?? 'all';
-  const reduction = opts.reduction ?? 'pairs';
-  return (scores, labels, mask): LossResult =>
-    tf.tidy(() => {
+  return defineLoss({
+    reduction: resolveReduction(opts.reduction, 'SUM_OVER_BATCH_SIZE', MARGIN_ALIASES),
+    unreduced: (scores, labels, mask, weights) => {
       const n = scores.shape[1];
       const tDiff = pairDiff(sanitize(labels, mask));
       let pairs: tf.Tensor = validPairs(mask);
@@ -83,14 +86,13 @@ export function marginMSE(opts: MarginMSEOptions = {}): RankingLoss {
         const first = tf.mul(v, tf.cast(tf.equal(tf.cumsum(v, 1), 1), 'float32')); // the first real item
         pairs = tf.mul(pairs, tf.mul(tf.expandDims(first, 2), tf.sub(1, tf.expandDims(first, 1))));
       }
-      const err = tf.square(tf.sub(pairDiff(sanitize(scores, mask)), tDiff));
-      const perListSum = tf.sum(tf.mul(err, pairs), [1, 2]) as tf.Tensor1D;
-      const count = tf.sum(pairs, [1, 2]) as tf.Tensor1D;
-      const perList = (reduction === 'sum' ? perListSum : safeDiv(perListSum, count)) as tf.Tensor1D;
-      let loss: tf.Scalar;
-      if (reduction === 'sum') loss = tf.sum(perListSum) as tf.Scalar;
-      else if (reduction === 'pairs') loss = safeDiv(tf.sum(perListSum), tf.sum(count)) as tf.Scalar;
-      else loss = safeDiv(tf.sum(perList), tf.sum(tf.cast(tf.greater(count, 0), 'float32'))) as tf.Scalar;
-      return { loss, perList };
-    });
+      const values = tf.square(tf.sub(pairDiff(sanitize(scores, mask)), tDiff));
+      let w: tf.Tensor = tf.onesLike(values);
+      if (weights) {
+        const iw = itemWeights(weights, mask);
+        w = mode === 'all' ? tf.div(tf.add(tf.expandDims(iw, 2), tf.expandDims(iw, 1)), 2) : tf.mul(tf.expandDims(iw, 2), tf.onesLike(values));
+      }
+      return { values, weights: w, present: pairs };
+    },
+  });
 }

@@ -1,6 +1,44 @@
-export type { LossResult, RankingLoss, LossFactory, LossInfo } from './types.js';
+export type { LossResult, RankingLoss, LossFactory, LossInfo, UnreducedLoss } from './types.js';
 export { getLoss, registerLoss, listLosses } from './registry.js';
-export { sigmoidCrossEntropy, meanSquaredError, type SigmoidCrossEntropyOptions, type MeanSquaredErrorOptions, type PointwiseReduction } from './pointwise.js';
+export {
+  sigmoidCrossEntropy,
+  meanSquaredError,
+  monoT5CrossEntropy,
+  monoT5TokenLoss,
+  type SigmoidCrossEntropyOptions,
+  type MeanSquaredErrorOptions,
+  type MonoT5CrossEntropyOptions,
+  type PointwiseReduction,
+} from './pointwise.js';
+export {
+  REDUCTIONS,
+  reduceLoss,
+  reduceLists,
+  defineLoss,
+  computeUnreducedLoss,
+  itemWeights,
+  listWeights,
+  type Reduction,
+  type LossDefinition,
+  type SampleWeights,
+} from './reduction.js';
+export {
+  labelDiffLambdaWeight,
+  dcgLambdaWeight,
+  ndcgLambdaWeight,
+  ndcgLambdaWeightV2,
+  yetiDcgLambdaWeight,
+  precisionLambdaWeight,
+  listMLELambdaWeight,
+  inverseMaxDcg,
+  scoreRanks,
+  type LambdaWeight,
+  type LambdaWeightSpec,
+  type DcgLambdaWeightOptions,
+  type GainFn,
+  type RankDiscountFn,
+  type ListSizeScaling,
+} from './lambda-weights.js';
 export {
   rankNet,
   pairwiseHinge,
@@ -16,7 +54,12 @@ export {
   listNet,
   listMLE,
   pListMLE,
+  uniqueSoftmax,
+  gumbelNoise,
   type SoftmaxCrossEntropyOptions,
+  type UniqueSoftmaxOptions,
+  type GumbelOptions,
+  type ListReduction,
   type Poly1SoftmaxOptions,
   type ListNetOptions,
   type ListMLEOptions,
@@ -24,9 +67,9 @@ export {
   type TieRule,
 } from './listwise.js';
 export { lambdaLoss, type LambdaLossOptions, type LambdaScheme } from './lambda.js';
-export { approxNDCG, neuralNDCG, neuralSort, type ApproxNDCGOptions, type NeuralNDCGOptions } from './approx.js';
+export { approxNDCG, gumbelApproxNDCG, neuralNDCG, neuralSort, approxRanks, ndcg, type ApproxNDCGOptions, type NeuralNDCGOptions } from './approx.js';
 export { klDivergence, marginMSE, type KLDivergenceOptions, type MarginMSEOptions } from './distillation.js';
-export { type ListReduction, type GainFunction } from './utils.js';
+export { type GainFunction } from './utils.js';
 // Building blocks for user-defined losses (see examples/custom-loss.ts).
 export {
   sanitize,
@@ -37,7 +80,6 @@ export {
   preferredPairs,
   validPairs,
   safeDiv,
-  reduceLists,
   nonEmptyLists,
   noGrad,
   checkOptions,

@@ -1,21 +1,19 @@
 // Pairwise losses over all pairs (i, j) of a list with label_i > label_j, both real items.
+// Unreduced form (TF-Ranking _PairwiseLoss): ℓ[b, i, j] = pair loss of s_i − s_j, weight = pair
+// weighting × lambda weight × the sample weight of item i (the more relevant one).
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../utils/errors.js';
-import type { LossResult, RankingLoss } from './types.js';
-import { checkOptions, listLengths, maskedLabels, pairDiff, preferredPairs, safeDiv, sanitize } from './utils.js';
+import type { RankingLoss } from './types.js';
+import { scoreRanks, toLambdaWeight, type LambdaWeight, type LambdaWeightSpec } from './lambda-weights.js';
+import { defineLoss, itemWeights, PAIR_ALIASES, reductionSpec, resolveReduction, type Reduction } from './reduction.js';
+import { checkOptions, maskedLabels, pairDiff, preferredPairs, sanitize } from './utils.js';
 
 /**
- * How pair losses become the scalar (w = pair weight, 1 unless label-difference weighted):
- * - 'pairs' (default): Σ w·ℓ / #pairs over the whole batch — allRank rankNet (its weighted variants
- *   also divide by the pair count), RankGPT, TWOLAR, sentence-transformers RankNetLoss;
- * - 'weighted_pairs': Σ w·ℓ / Σ w — TF-Ranking's per-list estimator path, pooled over the batch;
- * - 'lists': mean over lists with a pair of each list's Σ w·ℓ / #pairs;
- * - 'items': Σ w·ℓ / #real items — TF-Ranking's Keras SUM_OVER_BATCH_SIZE (it divides by
- *   batch × list size, which equals #real items when nothing is padded);
- * - 'sum': Σ w·ℓ.
+ * Older names of the pair reductions (still accepted): 'pairs' = SUM_OVER_BATCH_SIZE (default; mean
+ * over the batch's pairs: allRank, RankGPT, TWOLAR), 'weighted_pairs' = MEAN, 'lists' = LIST_MEAN,
+ * 'items' = SUM_OVER_ITEMS (TF-Ranking Keras), 'sum' = SUM.
  */
-export type PairReduction = 'pairs' | 'weighted_pairs' | 'lists' | 'items' | 'sum';
-const PAIR_REDUCTIONS = ['pairs', 'weighted_pairs', 'lists', 'items', 'sum'] as const;
+export type PairReduction = Reduction | 'pairs' | 'weighted_pairs' | 'lists' | 'items' | 'sum';
 
 export interface PairwiseOptions {
   /** Score differences are divided by this (TF-Ranking's temperature). Default 1. */
@@ -25,6 +23,8 @@ export interface PairwiseOptions {
    * TF-Ranking LabelDiffLambdaWeight); 'squared' |y_i² − y_j²| (allRank weight_by_diff_powed).
    */
   labelDiffWeighted?: boolean | 'diff' | 'squared';
+  /** A TF-Ranking lambda weight multiplying the pair weights (lambda-weights.ts), or its JSON spec. */
+  lambdaWeight?: LambdaWeight | LambdaWeightSpec;
   reduction?: PairReduction;
 }
 
@@ -38,15 +38,22 @@ export interface RankNetOptions extends PairwiseOptions {
 export interface PairwiseHingeOptions extends PairwiseOptions {
   /** Margin m in max(0, m − (s_i − s_j)/T). Default 1 (TF-Ranking fixes it at 1). */
   margin?: number;
+  /**
+   * The subgradient where s_i − s_j sits exactly at the margin: 0 (default; TF-Ranking's relu) or
+   * 1 (torch: clamp_min in MarginRankingLoss passes the gradient at the boundary).
+   */
+  gradientAtMargin?: 0 | 1;
 }
 
 function commonSpec() {
   return {
     temperature: 'positive' as const,
     labelDiffWeighted: { anyOf: ['boolean' as const, ['diff', 'squared'] as const] },
-    reduction: PAIR_REDUCTIONS,
+    lambdaWeight: 'object' as const,
+    reduction: reductionSpec(PAIR_ALIASES),
   };
 }
+
 /**
  * RankNet / pairwise logistic loss log_b(1 + exp(−σ (s_i − s_j)/T)) (Burges et al. 2005; allRank
  * rankNet, TF-Ranking PairwiseLogisticLoss, RankGPT and TWOLAR distillation). Default: natural log,
@@ -58,64 +65,49 @@ export function rankNet(opts: RankNetOptions = {}): RankingLoss {
   const lnBase = Math.log(opts.logBase ?? Math.E);
   if (!(lnBase > 0)) throw new InputError(`logBase of loss 'ranknet' must be > 1`, { field: 'lossOptions.logBase' });
   // softplus(-x) = log(1 + exp(-x)) without overflow for large |x|.
-  return pairwiseLoss(opts, (d) => tf.div(tf.softplus(tf.mul(d, -scale)), lnBase) as tf.Tensor3D);
+  return pairwiseLoss(opts, scale, (d) => tf.div(tf.softplus(tf.neg(d)), lnBase) as tf.Tensor3D);
 }
 
 /** Pairwise hinge max(0, m − (s_i − s_j)/T) (Herbrich et al. 2000; TF-Ranking PairwiseHingeLoss). */
 export function pairwiseHinge(opts: PairwiseHingeOptions = {}): RankingLoss {
-  checkOptions('pairwise_hinge', opts, { ...commonSpec(), margin: 'nonnegative' });
-  const t = opts.temperature ?? 1;
+  checkOptions('pairwise_hinge', opts, { ...commonSpec(), margin: 'nonnegative', gradientAtMargin: [0, 1] });
   const m = opts.margin ?? 1;
-  return pairwiseLoss(opts, (d) => tf.relu(tf.sub(m, tf.div(d, t))) as tf.Tensor3D);
+  // tf.maximum passes the gradient to its first argument on ties, as torch's clamp_min does.
+  const hinge = opts.gradientAtMargin === 1 ? (x: tf.Tensor) => tf.maximum(x, 0) : (x: tf.Tensor) => tf.relu(x);
+  return pairwiseLoss(opts, 1 / (opts.temperature ?? 1), (d) => hinge(tf.sub(m, d)) as tf.Tensor3D);
 }
 
 /** Pairwise soft zero-one sigmoid(−(s_i − s_j)/T) (TF-Ranking PairwiseSoftZeroOneLoss). */
 export function pairwiseSoftZeroOne(opts: PairwiseOptions = {}): RankingLoss {
   checkOptions('pairwise_soft_zero_one', opts, commonSpec());
-  const t = opts.temperature ?? 1;
-  return pairwiseLoss(opts, (d) => tf.sigmoid(tf.div(d, -t)) as tf.Tensor3D);
+  return pairwiseLoss(opts, 1 / (opts.temperature ?? 1), (d) => tf.sigmoid(tf.neg(d)) as tf.Tensor3D);
 }
 
-/** Shared body: pair loss of s_i − s_j on preferred pairs, weighted and reduced. */
-function pairwiseLoss(opts: PairwiseOptions, pairLoss: (diff: tf.Tensor3D) => tf.Tensor3D): RankingLoss {
-  const reduction = opts.reduction ?? 'pairs';
+/** Pair weights [lists, n, n] of the pairwise losses' options (1 on preferred pairs without options). */
+export function pairWeights(opts: PairwiseOptions, scores: tf.Tensor2D, labels: tf.Tensor2D, mask: tf.Tensor2D, weights?: tf.Tensor1D | tf.Tensor2D): tf.Tensor3D {
   const weighting = opts.labelDiffWeighted === true ? 'diff' : opts.labelDiffWeighted || 'none';
-  return (scores, labels, mask): LossResult =>
-    tf.tidy(() => {
-      const y = maskedLabels(labels, mask);
-      const pairs = preferredPairs(labels, mask);
-      let w: tf.Tensor3D = pairs;
-      if (weighting === 'diff') w = tf.mul(w, tf.abs(pairDiff(y))) as tf.Tensor3D;
-      else if (weighting === 'squared') w = tf.mul(w, tf.abs(pairDiff(tf.square(y) as tf.Tensor2D))) as tf.Tensor3D;
-      const l = pairLoss(pairDiff(sanitize(scores, mask)));
-      const perListSum = tf.sum(tf.mul(l, w), [1, 2]) as tf.Tensor1D;
-      const perListPairs = tf.sum(pairs, [1, 2]) as tf.Tensor1D;
-      let perList: tf.Tensor1D;
-      let loss: tf.Scalar;
-      switch (reduction) {
-        case 'pairs':
-          perList = safeDiv(perListSum, perListPairs) as tf.Tensor1D;
-          loss = safeDiv(tf.sum(perListSum), tf.sum(perListPairs)) as tf.Scalar;
-          break;
-        case 'weighted_pairs': {
-          const wsum = tf.sum(w, [1, 2]);
-          perList = safeDiv(perListSum, wsum) as tf.Tensor1D;
-          loss = safeDiv(tf.sum(perListSum), tf.sum(wsum)) as tf.Scalar;
-          break;
-        }
-        case 'lists':
-          perList = safeDiv(perListSum, perListPairs) as tf.Tensor1D;
-          loss = safeDiv(tf.sum(perList), tf.sum(tf.cast(tf.greater(perListPairs, 0), 'float32'))) as tf.Scalar;
-          break;
-        case 'items':
-          perList = safeDiv(perListSum, listLengths(mask)) as tf.Tensor1D;
-          loss = safeDiv(tf.sum(perListSum), tf.sum(listLengths(mask))) as tf.Scalar;
-          break;
-        case 'sum':
-          perList = perListSum;
-          loss = tf.sum(perListSum) as tf.Scalar;
-          break;
-      }
-      return { loss, perList };
-    });
+  const y = maskedLabels(labels, mask);
+  let w: tf.Tensor = preferredPairs(labels, mask);
+  if (weighting === 'diff') w = tf.mul(w, tf.abs(pairDiff(y)));
+  else if (weighting === 'squared') w = tf.mul(w, tf.abs(pairDiff(tf.square(y) as tf.Tensor2D)));
+  const lw = toLambdaWeight(opts.lambdaWeight);
+  if (lw) w = tf.mul(w, lw.pairWeights(y, scoreRanks(scores, labels, mask), mask));
+  if (weights) w = tf.mul(w, tf.expandDims(itemWeights(weights, mask), 2));
+  return w as tf.Tensor3D;
+}
+
+/** Shared body: pair loss of (s_i − s_j)·scale on preferred pairs, weighted, reduced. */
+function pairwiseLoss(opts: PairwiseOptions, scale: number, pairLoss: (diff: tf.Tensor3D) => tf.Tensor3D): RankingLoss {
+  toLambdaWeight(opts.lambdaWeight); // bad specs fail when the loss is made, not at the first step
+  return defineLoss({
+    reduction: resolveReduction(opts.reduction, 'SUM_OVER_BATCH_SIZE', PAIR_ALIASES),
+    unreduced: (scores, labels, mask, weights) => {
+      const s = sanitize(scores, mask);
+      return {
+        values: pairLoss(tf.mul(pairDiff(s), scale) as tf.Tensor3D),
+        weights: pairWeights(opts, s, labels, mask, weights),
+        present: preferredPairs(labels, mask),
+      };
+    },
+  });
 }

@@ -1,16 +1,15 @@
-// Pointwise losses: each item's score against its own label, then averaged.
+// Pointwise losses: each item's score against its own label. Unreduced form: ℓ[b, i] per real item,
+// weight = the item's sample weight.
 import * as tf from '@tensorflow/tfjs-core';
-import type { LossResult, RankingLoss } from './types.js';
-import { checkOptions, listLengths, maskedLabels, safeDiv, sanitize, validMask } from './utils.js';
+import type { RankingLoss } from './types.js';
+import { defineLoss, itemWeights, POINTWISE_ALIASES, reductionSpec, resolveReduction, type Reduction, type SampleWeights } from './reduction.js';
+import { checkOptions, maskedLabels, safeDiv, sanitize, validMask } from './utils.js';
 
 /**
- * - 'items' (default): mean over all real items of the batch (TF-Ranking's Keras reduction when
- *   there is no padding);
- * - 'lists': mean over non-empty lists of each list's item mean;
- * - 'sum': sum over real items.
+ * Older names (still accepted): 'items' = SUM_OVER_BATCH_SIZE (default; mean over the batch's real
+ * items), 'lists' = LIST_MEAN, 'sum' = SUM. Per-list values are always each list's (weighted) mean.
  */
-export type PointwiseReduction = 'items' | 'lists' | 'sum';
-const POINTWISE_REDUCTIONS = ['items', 'lists', 'sum'] as const;
+export type PointwiseReduction = Reduction | 'items' | 'lists' | 'sum';
 
 export interface SigmoidCrossEntropyOptions {
   /** Scores are divided by this before the sigmoid (TF-Ranking's temperature). Default 1. */
@@ -23,6 +22,15 @@ export interface SigmoidCrossEntropyOptions {
   reduction?: PointwiseReduction;
 }
 
+/** A pointwise loss from its per-item values (padded items are never present). */
+function pointwiseLoss(reduction: PointwiseReduction | undefined, item: (scores: tf.Tensor2D, labels: tf.Tensor2D, mask: tf.Tensor2D) => tf.Tensor2D): RankingLoss {
+  return defineLoss({
+    reduction: resolveReduction(reduction, 'SUM_OVER_BATCH_SIZE', POINTWISE_ALIASES),
+    perList: 'weighted_mean',
+    unreduced: (scores, labels, mask, weights: SampleWeights) => ({ values: item(scores, labels, mask), weights: itemWeights(weights, mask), present: validMask(mask) }),
+  });
+}
+
 /**
  * Sigmoid cross-entropy on logits, `softplus(s/T) − y·s/T` (BCEWithLogits; TF-Ranking
  * SigmoidCrossEntropyLoss). Per list: mean over its real items.
@@ -31,17 +39,15 @@ export function sigmoidCrossEntropy(opts: SigmoidCrossEntropyOptions = {}): Rank
   checkOptions('sigmoid_cross_entropy', opts, {
     temperature: 'positive',
     labelNormalization: ['none', 'max'],
-    reduction: POINTWISE_REDUCTIONS,
+    reduction: reductionSpec(POINTWISE_ALIASES),
   });
   const t = opts.temperature ?? 1;
-  return (scores, labels, mask): LossResult =>
-    tf.tidy(() => {
-      const z = tf.div(sanitize(scores, mask), t);
-      let y: tf.Tensor = maskedLabels(labels, mask);
-      if (opts.labelNormalization === 'max') y = safeDiv(y, tf.max(y, 1, true));
-      const item = tf.sub(tf.softplus(z), tf.mul(y, z)) as tf.Tensor2D;
-      return reducePointwise(item, mask, opts.reduction ?? 'items');
-    });
+  return pointwiseLoss(opts.reduction, (scores, labels, mask) => {
+    const z = tf.div(sanitize(scores, mask), t);
+    let y: tf.Tensor = maskedLabels(labels, mask);
+    if (opts.labelNormalization === 'max') y = safeDiv(y, tf.max(y, 1, true));
+    return tf.sub(tf.softplus(z), tf.mul(y, z)) as tf.Tensor2D;
+  });
 }
 
 export interface MeanSquaredErrorOptions {
@@ -50,24 +56,69 @@ export interface MeanSquaredErrorOptions {
 
 /** Mean squared error (s − y)² between scores and labels (TF-Ranking MeanSquaredLoss). */
 export function meanSquaredError(opts: MeanSquaredErrorOptions = {}): RankingLoss {
-  checkOptions('mse', opts, { reduction: POINTWISE_REDUCTIONS });
-  return (scores, labels, mask): LossResult =>
-    tf.tidy(() => {
-      const item = tf.square(tf.sub(sanitize(scores, mask), maskedLabels(labels, mask))) as tf.Tensor2D;
-      return reducePointwise(item, mask, opts.reduction ?? 'items');
-    });
+  checkOptions('mse', opts, { reduction: reductionSpec(POINTWISE_ALIASES) });
+  return pointwiseLoss(opts.reduction, (scores, labels, mask) => tf.square(tf.sub(sanitize(scores, mask), maskedLabels(labels, mask))) as tf.Tensor2D);
 }
 
-/** Per-item losses → per-list means and the reduced scalar; padded items removed with where. */
-export function reducePointwise(item: tf.Tensor2D, mask: tf.Tensor2D, reduction: PointwiseReduction): { loss: tf.Scalar; perList: tf.Tensor1D } {
-  const v = validMask(mask);
-  const masked = tf.where(tf.greater(v, 0), item, tf.zerosLike(item));
-  const perListSum = tf.sum(masked, 1);
-  const counts = listLengths(mask);
-  const perList = safeDiv(perListSum, counts) as tf.Tensor1D;
-  let loss: tf.Scalar;
-  if (reduction === 'sum') loss = tf.sum(perListSum) as tf.Scalar;
-  else if (reduction === 'items') loss = safeDiv(tf.sum(perListSum), tf.sum(counts)) as tf.Scalar;
-  else loss = safeDiv(tf.sum(perList), tf.sum(tf.cast(tf.greater(counts, 0), 'float32'))) as tf.Scalar;
-  return { loss, perList };
+export interface MonoT5CrossEntropyOptions {
+  /** Items with label > this are relevant (target ▁true), the others target ▁false. Default 0. */
+  relevantAbove?: number;
+  /**
+   * What the scores are: 'log_prob' (default) log P(true) over {true, false} — monoT5's default
+   * score; 'logit' z_true − z_false (TWOLAR's score, the same distribution in logit form).
+   */
+  scores?: 'log_prob' | 'logit';
+  reduction?: PointwiseReduction;
+}
+
+/**
+ * monoT5's cross-entropy (Nogueira et al. 2020) from the log-probabilities of its two target
+ * tokens: −[y·log P(true) + (1 − y)·log P(false)], y = label > relevantAbove; mean over real items by
+ * default. Over the whole vocabulary (the T5 ranker's `objective: 'token-ce'`) P(true) + P(false) < 1;
+ * restricted to {true, false} (the registered loss) they sum to 1. Padding is removed with `where`.
+ */
+export function monoT5TokenLoss(opts: Omit<MonoT5CrossEntropyOptions, 'scores'> = {}) {
+  const reduction = resolveReduction(opts.reduction, 'SUM_OVER_BATCH_SIZE', POINTWISE_ALIASES);
+  return (logPTrue: tf.Tensor2D, logPFalse: tf.Tensor2D, labels: tf.Tensor2D, mask: tf.Tensor2D, weights?: SampleWeights) =>
+    defineLoss({
+      reduction,
+      perList: 'weighted_mean',
+      unreduced: (_s, y, m, w) => {
+        const relevant = tf.logicalAnd(tf.greater(m, 0), tf.greater(y, opts.relevantAbove ?? 0));
+        const values = tf.neg(tf.where(relevant, sanitize(logPTrue, m, -1), sanitize(logPFalse, m, -1))) as tf.Tensor2D;
+        return { values, weights: itemWeights(w, m), present: validMask(m) };
+      },
+    })(logPTrue, labels, mask, weights);
+}
+
+/** log(1 − e^x) for x ≤ 0 without cancellation (clamped at log 1e-12 where P(true) rounds to 1). */
+function log1mExp(x: tf.Tensor): tf.Tensor {
+  // −expm1(x) by its series near 0 (tfjs has no expm1), 1 − e^x further out, log1p(−e^x) for x < −ln 2.
+  const series = tf.mul(tf.neg(x), tf.add(1, tf.mul(x, tf.add(0.5, tf.mul(x, tf.add(1 / 6, tf.div(x, 24)))))));
+  const near = tf.log(tf.maximum(tf.where(tf.greater(x, -1e-2), series, tf.sub(1, tf.exp(x))), 1e-12));
+  return tf.where(tf.less(x, -Math.LN2), tf.log1p(tf.neg(tf.exp(tf.minimum(x, -Math.LN2)))), near);
+}
+
+/** The registered monoT5 cross-entropy on monoT5 scores (see monoT5TokenLoss). */
+export function monoT5CrossEntropy(opts: MonoT5CrossEntropyOptions = {}): RankingLoss {
+  checkOptions('monot5_cross_entropy', opts, { relevantAbove: 'number', scores: ['log_prob', 'logit'], reduction: reductionSpec(POINTWISE_ALIASES) });
+  const { scores: kind, ...rest } = opts;
+  const body = monoT5TokenLoss(rest);
+  const parts = (scores: tf.Tensor2D, mask: tf.Tensor2D): [tf.Tensor2D, tf.Tensor2D] => {
+    const x = sanitize(scores, mask, -1);
+    if (kind === 'logit') return [tf.neg(tf.softplus(tf.neg(x))) as tf.Tensor2D, tf.neg(tf.softplus(x)) as tf.Tensor2D];
+    return [x, log1mExp(x) as tf.Tensor2D];
+  };
+  const fn = (scores: tf.Tensor2D, labels: tf.Tensor2D, mask: tf.Tensor2D, weights?: SampleWeights) =>
+    tf.tidy(() => {
+      const [lt, lf] = parts(scores, mask);
+      return body(lt, lf, labels, mask, weights);
+    });
+  const unreduced = (scores: tf.Tensor2D, labels: tf.Tensor2D, mask: tf.Tensor2D, weights?: SampleWeights) =>
+    tf.tidy(() => {
+      const [lt, lf] = parts(scores, mask);
+      const relevant = tf.logicalAnd(tf.greater(mask, 0), tf.greater(labels, rest.relevantAbove ?? 0));
+      return { values: tf.neg(tf.where(relevant, lt, lf)), weights: itemWeights(weights, mask), present: validMask(mask) };
+    });
+  return Object.assign(fn, { unreduced });
 }

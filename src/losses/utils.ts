@@ -174,38 +174,13 @@ export function idealDcg(gains: tf.Tensor2D, mask: tf.Tensor2D, k?: number): tf.
   return tf.sum(tf.mul(sorted, positionDiscounts(n, k)), 1) as tf.Tensor1D;
 }
 
-/**
- * How per-list losses become the scalar, with list weights w (0 for lists that contribute nothing):
- * - 'mean': Σ w·ℓ / #(lists with a real item) — allRank's mean over lists; TF-Ranking's Keras
- *   SUM_OVER_BATCH_SIZE when no list is all padding;
- * - 'sum': Σ w·ℓ;
- * - 'sum_by_nonzero_weights': Σ w·ℓ / #(w > 0) — TF-Ranking's v1 default;
- * - 'weighted_mean': Σ w·ℓ / Σ w.
- */
-export type ListReduction = 'mean' | 'sum' | 'sum_by_nonzero_weights' | 'weighted_mean';
-export const LIST_REDUCTIONS: readonly ListReduction[] = ['mean', 'sum', 'sum_by_nonzero_weights', 'weighted_mean'];
-
-export function reduceLists(perList: tf.Tensor1D, weights: tf.Tensor1D, mask: tf.Tensor2D, reduction: ListReduction): tf.Scalar {
-  const total = tf.sum(tf.mul(perList, weights));
-  switch (reduction) {
-    case 'sum':
-      return total as tf.Scalar;
-    case 'mean':
-      return safeDiv(total, tf.sum(nonEmptyLists(mask))) as tf.Scalar;
-    case 'sum_by_nonzero_weights':
-      return safeDiv(total, tf.sum(tf.cast(tf.greater(weights, 0), 'float32'))) as tf.Scalar;
-    case 'weighted_mean':
-      return safeDiv(total, tf.sum(weights)) as tf.Scalar;
-  }
-}
-
 /** 1 for lists with at least one real item, else 0. */
 export function nonEmptyLists(mask: tf.Tensor2D): tf.Tensor1D {
   return tf.cast(tf.greater(listLengths(mask), 0), 'float32') as tf.Tensor1D;
 }
 
 /** What an option may be: a JS type, or a list of allowed values. */
-export type OptionSpec = 'number' | 'positive' | 'nonnegative' | 'integer' | 'count' | 'boolean' | 'function' | readonly (string | number | boolean)[];
+export type OptionSpec = 'number' | 'positive' | 'nonnegative' | 'integer' | 'count' | 'boolean' | 'function' | 'object' | readonly (string | number | boolean)[];
 
 /**
  * Checks loss options (they often come from config files): unknown keys and bad values throw an
@@ -242,6 +217,8 @@ function optionMatches(a: OptionSpec, v: unknown): boolean {
       return typeof v === 'boolean';
     case 'function':
       return typeof v === 'function';
+    case 'object':
+      return typeof v === 'object' && v !== null;
   }
   return false;
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../../backend/index.js';
 import type { LossResult, RankingLoss } from '../../losses/types.js';
+import { monoT5TokenLoss } from '../../losses/pointwise.js';
 import { TextTokenizer } from '../../tokenization/tokenizer.js';
 import type { TrainableRanker } from '../../training/types.js';
 import { InputError } from '../../utils/errors.js';
@@ -241,23 +242,17 @@ export class T5Ranker implements TrainableRanker<T5Batch> {
   get trainingLoss(): ((batch: T5Batch, labels: tf.Tensor2D, mask: tf.Tensor2D, rankLoss: RankingLoss) => LossResult) | undefined {
     if ((this.opts.objective ?? 'ranking') !== 'token-ce') return undefined;
     return (batch, labels, mask) => {
-      const y = labels.dataSync();
       const m = mask.dataSync();
-      const targets: number[] = [];
       const slot: number[] = [];
-      const [tid, fid] = [this.tokenId('true'), this.tokenId('false')];
-      for (let i = 0; i < m.length; i++) {
-        if (m[i]) {
-          slot.push(targets.length);
-          targets.push(y[i] > (this.opts.relevantAbove ?? 0) ? tid : fid);
-        } else slot.push(-1);
-      }
+      let pairs = 0;
+      for (let i = 0; i < m.length; i++) slot.push(m[i] ? pairs++ : -1);
+      const tokens = [this.tokenId('true'), this.tokenId('false')];
       return tf.tidy(() => {
-        const logits = tf.reshape(this.model.lmLogits(this.firstStep(batch, true)), [targets.length, this.model.config.vocab_size]) as tf.Tensor2D;
-        const perPair = tokenCrossEntropy(logits, targets);
-        const perSlot = toListGrid(perPair as tf.Tensor1D, slot, labels.shape);
-        const count = tf.maximum(tf.sum(mask, 1), 1);
-        return { loss: tf.mean(perPair) as tf.Scalar, perList: tf.div(tf.sum(perSlot, 1), count) as tf.Tensor1D };
+        const ids = tf.tensor1d(tokens, 'int32');
+        const logits = tf.reshape(this.model.lmLogits(this.firstStep(batch, true)), [pairs, this.model.config.vocab_size]) as tf.Tensor2D;
+        // log P(▁true), log P(▁false) over the whole vocabulary, into the [lists, listSize] grid.
+        const [lt, lf] = tf.split(tf.gather(tf.logSoftmax(logits), ids, 1), 2, 1).map((x) => toListGrid(tf.reshape(x, [pairs]) as tf.Tensor1D, slot, labels.shape));
+        return monoT5TokenLoss({ relevantAbove: this.opts.relevantAbove ?? 0 })(lt, lf, labels, mask);
       });
     };
   }
@@ -331,29 +326,13 @@ export class T5Ranker implements TrainableRanker<T5Batch> {
 /** Per-row cross-entropy −log softmax(logits)[target], [rows]. */
 export function tokenCrossEntropy(logits: tf.Tensor2D, targets: number[]): tf.Tensor1D {
   return tf.tidy(() => {
-    const logp = tf.logSoftmax(logits);
-    const onehot = tf.oneHot(tf.tensor1d(targets, 'int32'), logits.shape[1]);
-    return tf.neg(tf.sum(tf.mul(logp, onehot), 1)) as tf.Tensor1D;
+    const idx = tf.tensor2d(targets.map((t, i) => [i, t]), [targets.length, 2], 'int32');
+    return tf.neg(tf.gatherND(tf.logSoftmax(logits), idx)) as tf.Tensor1D;
   });
 }
 
-/**
- * monoT5's cross-entropy restricted to {true, false} as a ranking loss over monoT5 scores
- * (log P(true), the default monoT5 score): −[y·log p + (1−y)·log(1−p)], y = label > `relevantAbove`,
- * mean over real items. Use with `monoT5Score: 'log-prob'`.
- */
-export function monoT5CrossEntropy(opts: { relevantAbove?: number } = {}): RankingLoss {
-  return (scores, labels, mask) =>
-    tf.tidy(() => {
-      const y = tf.cast(tf.greater(labels, opts.relevantAbove ?? 0), 'float32');
-      // log(1 − p) from log p without cancellation: log(−expm1(log p)).
-      const log1mp = tf.log(tf.maximum(tf.neg(tf.sub(tf.exp(scores), 1)), 1e-12));
-      const ce = tf.mul(tf.neg(tf.add(tf.mul(y, scores), tf.mul(tf.sub(1, y), log1mp))), mask);
-      const count = tf.sum(mask, 1);
-      const perList = tf.div(tf.sum(ce, 1), tf.maximum(count, 1)) as tf.Tensor1D;
-      return { loss: tf.div(tf.sum(ce), tf.maximum(tf.sum(mask), 1)) as tf.Scalar, perList };
-    });
-}
+/** The registered loss 'monot5_cross_entropy' (src/losses/pointwise.ts), re-exported where it used to live. */
+export { monoT5CrossEntropy } from '../../losses/pointwise.js';
 
 /** monoT5 (Nogueira et al. 2020): log P(true) over {▁true, ▁false}. */
 export function monoT5(model: T5Model, opts: Omit<T5RankerOptions, 'head'> = {}): T5Ranker {
