@@ -30,8 +30,9 @@ export type ListReduction = Reduction | 'mean' | 'sum' | 'sum_by_nonzero_weights
 
 /**
  * TF-Ranking's GumbelSampler: every list is repeated `sampleSize` times with scores replaced by
- * log softmax((s + g)/temperature), g ~ Gumbel(0, 1) drawn from a seeded generator advanced on every
- * call; the loss is computed (and reduced) over the sampled lists; perList averages each list's samples.
+ * log(softmax((s + g)/temperature) + 1e-20), g ~ Gumbel(0, 1) drawn from a seeded generator advanced
+ * on every call (see gumbelNoise for the draw order); the loss is computed (and reduced) over the
+ * sampled lists; perList averages each list's samples.
  */
 export interface GumbelOptions {
   /** Samples per list. Default 8. */
@@ -42,10 +43,16 @@ export interface GumbelOptions {
   seed?: number;
 }
 
-/** Gumbel noise −log(−log(u + 1e-20) + 1e-20) for u uniform in [0, 1), [lists, samples, n] row-major. */
-export function gumbelNoise(rng: SeededRandom, lists: number, samples: number, n: number): Float32Array {
+/**
+ * Gumbel noise −log(−log(u + 1e-20) + 1e-20), u uniform in [0, 1) from `rng`, as [lists, samples, n]
+ * row-major: drawn for the real items only, list by list (non-empty lists), sample by sample, item
+ * by item — so padding, wherever it sits, does not change which draw an item gets. Padded slots 0.
+ */
+export function gumbelNoise(rng: SeededRandom, mask: ArrayLike<number>, lists: number, samples: number, n: number): Float32Array {
   const out = new Float32Array(lists * samples * n);
-  for (let i = 0; i < out.length; i++) out[i] = -Math.log(-Math.log(rng.next() + 1e-20) + 1e-20);
+  for (let b = 0; b < lists; b++)
+    for (let a = 0; a < samples; a++)
+      for (let i = 0; i < n; i++) if (mask[b * n + i] > 0) out[(b * samples + a) * n + i] = -Math.log(-Math.log(rng.next() + 1e-20) + 1e-20);
   return out;
 }
 
@@ -88,7 +95,7 @@ export function withGumbel(
   const rng = new SeededRandom(g.seed);
   return (scores, labels, mask, weights) => {
     const [b, n] = scores.shape;
-    const noise = gumbelNoise(rng, b, g.sampleSize, n);
+    const noise = gumbelNoise(rng, mask.dataSync(), b, g.sampleSize, n);
     const e = gumbelSample(scores, labels, mask, weights, noise, g.sampleSize, g.temperature);
     return { ...inner(e.scores, e.labels, e.mask, e.weights), mask: e.mask, samples: g.sampleSize };
   };

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { RankingLoss } from './types.js';
 import { defineLoss, itemWeights, POINTWISE_ALIASES, reductionSpec, resolveReduction, type Reduction, type SampleWeights } from './reduction.js';
-import { checkOptions, maskedLabels, safeDiv, sanitize, validMask } from './utils.js';
+import { checkOptions, maskedLabels, noGrad, safeDiv, sanitize, validMask } from './utils.js';
 
 /**
  * Older names (still accepted): 'items' = SUM_OVER_BATCH_SIZE (default; mean over the batch's real
@@ -93,10 +93,17 @@ export function monoT5TokenLoss(opts: Omit<MonoT5CrossEntropyOptions, 'scores'> 
 
 /** log(1 − e^x) for x ≤ 0 without cancellation (clamped at log 1e-12 where P(true) rounds to 1). */
 function log1mExp(x: tf.Tensor): tf.Tensor {
+  // Invalid log-probabilities (x > 0) count as 0 (P(true) = 1). Each branch gets an input it is
+  // finite on, so the unselected branches' gradients stay finite (where × Inf would give NaN).
+  const x0 = tf.minimum(x, 0);
+  const xs = tf.maximum(x0, -1e-2);
+  const xm = tf.maximum(x0, -Math.LN2);
   // −expm1(x) by its series near 0 (tfjs has no expm1), 1 − e^x further out, log1p(−e^x) for x < −ln 2.
-  const series = tf.mul(tf.neg(x), tf.add(1, tf.mul(x, tf.add(0.5, tf.mul(x, tf.add(1 / 6, tf.div(x, 24)))))));
-  const near = tf.log(tf.maximum(tf.where(tf.greater(x, -1e-2), series, tf.sub(1, tf.exp(x))), 1e-12));
-  return tf.where(tf.less(x, -Math.LN2), tf.log1p(tf.neg(tf.exp(tf.minimum(x, -Math.LN2)))), near);
+  const series = tf.mul(tf.neg(xs), tf.add(1, tf.mul(xs, tf.add(0.5, tf.mul(xs, tf.add(1 / 6, tf.div(xs, 24)))))));
+  // The branch conditions read the scores: computed off the tape (tfjs has no gradient for comparisons).
+  const [small, far] = [noGrad((v) => tf.greater(v, -1e-2), [x0]), noGrad((v) => tf.less(v, -Math.LN2), [x0])];
+  const near = tf.log(tf.maximum(tf.where(small, series, tf.sub(1, tf.exp(xm))), 1e-12));
+  return tf.where(far, tf.log1p(tf.neg(tf.exp(tf.minimum(x0, -Math.LN2)))), near);
 }
 
 /** The registered monoT5 cross-entropy on monoT5 scores (see monoT5TokenLoss). */

@@ -171,8 +171,16 @@ function checkWeightShape(weights: tf.Tensor, mask: tf.Tensor2D): void {
 export interface LossDefinition {
   reduction: Reduction;
   perList?: PerListMode;
-  /** Unreduced values, weights (user weights already folded in) and presence, plus components. */
-  unreduced: (scores: tf.Tensor2D, labels: tf.Tensor2D, mask: tf.Tensor2D, weights: SampleWeights) => UnreducedLoss & { components?: Record<string, UnreducedLoss> };
+  /**
+   * Unreduced values, weights (user weights already folded in) and presence, plus components. A
+   * loss on sampled copies of the lists (Gumbel) returns their mask and the samples per list.
+   */
+  unreduced: (
+    scores: tf.Tensor2D,
+    labels: tf.Tensor2D,
+    mask: tf.Tensor2D,
+    weights: SampleWeights,
+  ) => UnreducedLoss & { components?: Record<string, UnreducedLoss>; mask?: tf.Tensor2D; samples?: number };
 }
 
 /**
@@ -188,10 +196,14 @@ export function defineLoss(def: LossDefinition): RankingLoss {
   const fn = (scores: tf.Tensor2D, labels: tf.Tensor2D, mask: tf.Tensor2D, weights?: SampleWeights): LossResult =>
     tf.tidy(() => {
       const u = def.unreduced(scores, labels, mask, weights);
-      const { loss, perList } = reduceLoss(u, def.reduction, mask, def.perList);
+      const m = u.mask ?? mask;
+      const r = reduceLoss(u, def.reduction, m, def.perList);
+      const loss = r.loss;
+      // Sampled lists: each list's value is the mean of its samples'.
+      const perList = u.samples ? (tf.mean(tf.reshape(r.perList, [mask.shape[0], u.samples]), 1) as tf.Tensor1D) : r.perList;
       if (!u.components) return { loss, perList };
       const components: Record<string, tf.Scalar> = {};
-      for (const [k, c] of Object.entries(u.components)) components[k] = reduceLoss(c, def.reduction, mask, def.perList).loss;
+      for (const [k, c] of Object.entries(u.components)) components[k] = reduceLoss(c, def.reduction, m, def.perList).loss;
       return { loss, perList, components };
     });
   return Object.assign(fn, { unreduced });

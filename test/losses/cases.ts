@@ -17,7 +17,19 @@ export interface LossCase {
   labels: LabelKind;
   /** Permuting items with their labels leaves the value unchanged. */
   permutationInvariant: boolean;
+  /** Sample weights given to the loss: per item (a function of the label) or per list. */
+  weights?: 'item' | 'list';
+  /** A new loss (same seed) for every call: its random draws are the same each time (Gumbel cases). */
+  fresh?: boolean;
+  /**
+   * Largest label of the numerics matrix when the loss's gains are 2^y without rescaling (its value
+   * is ~2^y: beyond ~120 it exceeds float32, in TF-Ranking too). Default 1e3.
+   */
+  maxLabel?: number;
 }
+
+/** TF-Ranking lambda weights used by the cases. */
+const NDCG_LW = { type: 'ndcg', topn: 3, smoothFraction: 0.5 };
 
 export const CASES: LossCase[] = [
   { title: 'sigmoid_cross_entropy', name: 'sigmoid_cross_entropy', ref: ref.refSigmoidCrossEntropy, labels: 'prob', permutationInvariant: true },
@@ -128,10 +140,75 @@ export const CASES: LossCase[] = [
   { title: 'margin_mse', name: 'margin_mse', ref: ref.refMarginMSE, labels: 'teacher', permutationInvariant: true },
   { title: 'margin_mse preferred lists', name: 'margin_mse', options: { pairs: 'preferred', reduction: 'lists' }, ref: ref.refMarginMSE, labels: 'teacher', permutationInvariant: true },
   { title: 'margin_mse first', name: 'margin_mse', options: { pairs: 'first' }, ref: ref.refMarginMSE, labels: 'teacher', permutationInvariant: false },
+  // ---- reductions, sample weights, lambda weights (issue 18) ----
+  { title: 'ranknet item weights SUM_BY_NONZERO_WEIGHTS', name: 'ranknet', options: { reduction: 'SUM_BY_NONZERO_WEIGHTS' }, ref: ref.refRankNetGeneral, labels: 'graded', permutationInvariant: true, weights: 'item' },
+  { title: 'ranknet list weights MEAN', name: 'ranknet', options: { reduction: 'MEAN' }, ref: ref.refRankNetGeneral, labels: 'graded', permutationInvariant: true, weights: 'list' },
+  { title: 'ranknet NDCGLambdaWeight topn=3 smooth 0.5', name: 'ranknet', options: { lambdaWeight: NDCG_LW }, ref: ref.refRankNetGeneral, labels: 'graded', permutationInvariant: true },
+  { title: 'ranknet NDCGLambdaWeightV2 topn=2 SUM', name: 'ranknet', options: { lambdaWeight: { type: 'ndcg_v2', topn: 2 }, reduction: 'SUM' }, ref: ref.refRankNetGeneral, labels: 'graded', permutationInvariant: true },
+  { title: 'ranknet YetiDCGLambdaWeight normalised', name: 'ranknet', options: { lambdaWeight: { type: 'yeti_dcg', normalized: true } }, ref: ref.refRankNetGeneral, labels: 'graded', permutationInvariant: true },
+  { title: 'ranknet LabelDiffLambdaWeight item weights', name: 'ranknet', options: { lambdaWeight: { type: 'label_diff' }, reduction: 'MEAN' }, ref: ref.refRankNetGeneral, labels: 'graded', permutationInvariant: true, weights: 'item' },
+  { title: 'pairwise_hinge DCGLambdaWeight SUM_OVER_ITEMS', name: 'pairwise_hinge', options: { lambdaWeight: { type: 'dcg' }, reduction: 'SUM_OVER_ITEMS' }, ref: ref.refPairwiseHingeGeneral, labels: 'graded', permutationInvariant: true },
+  { title: 'pairwise_hinge PrecisionLambdaWeight topn=2, torch gradient at the margin', name: 'pairwise_hinge', options: { lambdaWeight: { type: 'precision', topn: 2 }, gradientAtMargin: 1 }, ref: ref.refPairwiseHingeGeneral, labels: 'graded', permutationInvariant: true },
+  { title: 'softmax_cross_entropy NDCGLambdaWeight item weights', name: 'softmax_cross_entropy', options: { lambdaWeight: { type: 'ndcg' } }, ref: ref.refSoftmaxGeneral, labels: 'graded', permutationInvariant: true, weights: 'item' },
+  { title: 'softmax_cross_entropy DCGLambdaWeight list weights MEAN', name: 'softmax_cross_entropy', options: { lambdaWeight: { type: 'dcg', topn: 2 }, reduction: 'MEAN' }, ref: ref.refSoftmaxGeneral, labels: 'graded', permutationInvariant: true, weights: 'list' },
+  { title: 'listnet allRank ε item weights', name: 'listnet', options: { logEpsilon: 1e-10 }, ref: ref.refListNetGeneral, labels: 'graded', permutationInvariant: true, weights: 'item' },
+  { title: 'listmle allRank ε, ListMLELambdaWeight, list weights SUM', name: 'listmle', options: { logEpsilon: 1e-10, lambdaWeight: { type: 'listmle' }, reduction: 'SUM' }, ref: ref.refListMLEGeneral, labels: 'graded', permutationInvariant: true, weights: 'list' },
+  { title: 'lambdaloss ranknet_weighted_by_gt_diff sum', name: 'lambdaloss', options: { scheme: 'ranknet_weighted_by_gt_diff', reduction: 'sum' }, ref: ref.refLambdaLossGeneral, labels: 'graded', permutationInvariant: true },
+  {
+    title: 'lambdaloss gt_diff_powed, σ clamp 1e-10, allRank tie order, item weights',
+    name: 'lambdaloss',
+    options: { scheme: 'ranknet_weighted_by_gt_diff_powed', sigmoidClamp: 1e-10, ties: 'index', sigma: 2 },
+    ref: ref.refLambdaLossGeneral,
+    labels: 'graded',
+    permutationInvariant: false,
+    weights: 'item',
+  },
+  { title: 'unique_softmax', name: 'unique_softmax', ref: ref.refUniqueSoftmax, labels: 'graded', permutationInvariant: true, maxLabel: 100 },
+  { title: 'unique_softmax T=2 item weights SUM', name: 'unique_softmax', options: { temperature: 2, reduction: 'SUM' }, ref: ref.refUniqueSoftmax, labels: 'graded', permutationInvariant: true, weights: 'item', maxLabel: 100 },
+  { title: 'kl_divergence SUM_OVER_ITEMS (torch kl_div mean)', name: 'kl_divergence', options: { reduction: 'SUM_OVER_ITEMS' }, ref: ref.refKLGeneral, labels: 'teacher', permutationInvariant: true },
+  { title: 'kl_divergence batchmean item weights', name: 'kl_divergence', options: { reduction: 'batchmean' }, ref: ref.refKLGeneral, labels: 'teacher', permutationInvariant: true, weights: 'item' },
+  { title: 'mse item weights MEAN', name: 'mse', options: { reduction: 'MEAN' }, ref: ref.refMSEGeneral, labels: 'graded', permutationInvariant: true, weights: 'item' },
+  { title: 'monot5_cross_entropy (log P(true) scores)', name: 'monot5_cross_entropy', ref: ref.refMonoT5, labels: 'graded', permutationInvariant: true },
+  { title: 'monot5_cross_entropy logit scores relevantAbove=1 LIST_MEAN', name: 'monot5_cross_entropy', options: { scores: 'logit', relevantAbove: 1, reduction: 'LIST_MEAN' }, ref: ref.refMonoT5, labels: 'graded', permutationInvariant: true },
+  { title: 'approx_ndcg allRank sigmoid clamp', name: 'approx_ndcg', options: { sigmoidClamp: 1e-10 }, ref: ref.refApproxNDCG, labels: 'graded', permutationInvariant: true },
+  {
+    title: 'gumbel_approx_ndcg (TF-Ranking defaults, seeded)',
+    name: 'gumbel_approx_ndcg',
+    options: { gumbel: { seed: 3, sampleSize: 3 } },
+    ref: ref.refGumbel(ref.refApproxNDCG, { temperature: 0.1 }),
+    labels: 'graded',
+    permutationInvariant: false,
+    fresh: true,
+  },
+  {
+    title: 'softmax_cross_entropy Gumbel-sampled',
+    name: 'softmax_cross_entropy',
+    options: { gumbel: { seed: 5, sampleSize: 2, temperature: 0.5 } },
+    ref: ref.refGumbel(ref.refSoftmaxCrossEntropy, {}),
+    labels: 'graded',
+    permutationInvariant: false,
+    fresh: true,
+  },
 ];
 
+/** The case's loss with its sample weights (from the labels and mask, as the reference computes them). */
 export function makeLoss(c: LossCase): RankingLoss {
-  return getLoss(c.name, c.options);
+  const base = getLoss(c.name, c.options);
+  const kind = c.weights;
+  const get = c.fresh ? () => getLoss(c.name, c.options) : () => base;
+  if (!kind) return c.fresh ? (s, y, m) => get()(s, y, m) : base;
+  return (s, y, m) => {
+    // Left to the caller's tidy: the gradient's backward pass still reads it.
+    const w = tf.tensor(ref.sampleWeights(kind, y.arraySync(), m.arraySync()) as number[]) as tf.Tensor1D | tf.Tensor2D;
+    return get()(s, y, m, w);
+  };
+}
+
+/** The case's float64 reference, given the same sample weights. */
+export function caseRef(c: LossCase): RefLoss {
+  if (!c.weights) return (S, Y, M) => c.ref(S, Y, M, c.options);
+  const kind = c.weights;
+  return (S, Y, M) => c.ref(S, Y, M, { ...c.options, __weights: ref.sampleWeights(kind, Y, M), __weightKind: kind });
 }
 
 export interface Evaluated {
