@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../utils/errors.js';
 import type { RankingLoss } from './types.js';
+import { hostLoss, lambdaHost } from './fast.js';
 import { defineLoss, itemWeights, LAMBDA_ALIASES, reductionSpec, resolveReduction, type Reduction } from './reduction.js';
 import {
   applyPermutation,
@@ -99,8 +100,22 @@ export function lambdaLoss(opts: LambdaLossOptions = {}): RankingLoss {
   if (!(lnBase > 0)) throw new InputError(`logBase of loss 'lambdaloss' must be > 1`, { field: 'lossOptions.logBase' });
   const clamp = opts.sigmoidClamp ?? 0;
   const lnClamp = clamp > 0 ? Math.log(clamp) : 0;
+  const reduction = resolveReduction(opts.reduction, 'SUM_OVER_BATCH_SIZE', LAMBDA_ALIASES);
+  const hostOpts = {
+    scheme,
+    k: opts.k ?? Infinity,
+    sigma,
+    mu,
+    exp2: (opts.gain ?? 'exp2') === 'exp2',
+    lnBase,
+    tiesByIndex: opts.ties === 'index',
+    clamp,
+    reduction,
+  };
   return defineLoss({
-    reduction: resolveReduction(opts.reduction, 'SUM_OVER_BATCH_SIZE', LAMBDA_ALIASES),
+    reduction,
+    // Closed form on the host (fast.ts): sorting, weights and gradient in one pass.
+    fast: (scores, labels, mask, weights) => hostLoss(scores, labels, mask, weights, (h) => lambdaHost(h, hostOpts)),
     unreduced: (scores, labels, mask, weights) => {
       const n = scores.shape[1];
       const k = opts.k ?? n;

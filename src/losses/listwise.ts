@@ -21,6 +21,7 @@ import {
   sortPermutation,
   type SortKey,
 } from './utils.js';
+import { hostLoss, softmaxHost } from './fast.js';
 
 /**
  * List reductions; older names (still accepted): 'mean' = SUM_OVER_BATCH_SIZE (mean over non-empty
@@ -187,6 +188,8 @@ function poly1Body(opts: SoftmaxCrossEntropyOptions, epsilon: number, name: stri
     const logq = maskedLogSoftmax(z, mask);
     const hasTarget = tf.sum(target, 1);
     let w: tf.Tensor = opts.listWeights === 'uniform' ? tf.cast(tf.greater(hasTarget, 0), 'float32') : labelSum;
+    // 'uniform' with per-list weights: the list weighs its weight (item weights act through the labels).
+    if (weights && weights.rank === 1 && opts.listWeights === 'uniform' && opts.labelNormalization !== 'softmax') w = tf.mul(w, weights);
     // A softmax target exists for any non-empty list; 'label_sum' still weighs all-zero lists 0.
     w = tf.mul(w, nonEmptyLists(mask));
     if (listW) w = tf.mul(w, listW);
@@ -202,8 +205,13 @@ function poly1Body(opts: SoftmaxCrossEntropyOptions, epsilon: number, name: stri
     };
   };
   const g = gumbelSettings(opts.gumbel, name);
+  const reduction = resolveReduction(opts.reduction, 'SUM_BY_NONZERO_WEIGHTS', LIST_ALIASES);
+  // Closed form on the host for TF-Ranking's plain softmax loss (fast.ts).
+  const plain = !g && !lw && epsilon === 0 && opts.labelNormalization !== 'softmax';
+  const hostOpts = { temperature: t, uniform: opts.listWeights === 'uniform', reduction };
   return defineLoss({
-    reduction: resolveReduction(opts.reduction, 'SUM_BY_NONZERO_WEIGHTS', LIST_ALIASES),
+    reduction,
+    fast: plain ? (scores, labels, mask, weights) => hostLoss(scores, labels, mask, weights, (h) => softmaxHost(h, hostOpts)) : undefined,
     unreduced: g ? withGumbel(body, g) : body,
   });
 }

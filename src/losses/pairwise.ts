@@ -7,6 +7,7 @@ import type { RankingLoss } from './types.js';
 import { scoreRanks, toLambdaWeight, type LambdaWeight, type LambdaWeightSpec } from './lambda-weights.js';
 import { defineLoss, itemWeights, PAIR_ALIASES, reductionSpec, resolveReduction, type Reduction } from './reduction.js';
 import { checkOptions, maskedLabels, pairDiff, preferredPairs, sanitize } from './utils.js';
+import { hostLoss, pairwiseHost, type PairKind } from './fast.js';
 
 /**
  * Older names of the pair reductions (still accepted): 'pairs' = SUM_OVER_BATCH_SIZE (default; mean
@@ -65,7 +66,7 @@ export function rankNet(opts: RankNetOptions = {}): RankingLoss {
   const lnBase = Math.log(opts.logBase ?? Math.E);
   if (!(lnBase > 0)) throw new InputError(`logBase of loss 'ranknet' must be > 1`, { field: 'lossOptions.logBase' });
   // softplus(-x) = log(1 + exp(-x)) without overflow for large |x|.
-  return pairwiseLoss(opts, scale, (d) => tf.div(tf.softplus(tf.neg(d)), lnBase) as tf.Tensor3D);
+  return pairwiseLoss(opts, scale, (d) => tf.div(tf.softplus(tf.neg(d)), lnBase) as tf.Tensor3D, { kind: 'logistic', lnBase });
 }
 
 /** Pairwise hinge max(0, m − (s_i − s_j)/T) (Herbrich et al. 2000; TF-Ranking PairwiseHingeLoss). */
@@ -74,13 +75,13 @@ export function pairwiseHinge(opts: PairwiseHingeOptions = {}): RankingLoss {
   const m = opts.margin ?? 1;
   // tf.maximum passes the gradient to its first argument on ties, as torch's clamp_min does.
   const hinge = opts.gradientAtMargin === 1 ? (x: tf.Tensor) => tf.maximum(x, 0) : (x: tf.Tensor) => tf.relu(x);
-  return pairwiseLoss(opts, 1 / (opts.temperature ?? 1), (d) => hinge(tf.sub(m, d)) as tf.Tensor3D);
+  return pairwiseLoss(opts, 1 / (opts.temperature ?? 1), (d) => hinge(tf.sub(m, d)) as tf.Tensor3D, { kind: 'hinge', margin: m, hingeAt: opts.gradientAtMargin ?? 0 });
 }
 
 /** Pairwise soft zero-one sigmoid(−(s_i − s_j)/T) (TF-Ranking PairwiseSoftZeroOneLoss). */
 export function pairwiseSoftZeroOne(opts: PairwiseOptions = {}): RankingLoss {
   checkOptions('pairwise_soft_zero_one', opts, commonSpec());
-  return pairwiseLoss(opts, 1 / (opts.temperature ?? 1), (d) => tf.sigmoid(tf.neg(d)) as tf.Tensor3D);
+  return pairwiseLoss(opts, 1 / (opts.temperature ?? 1), (d) => tf.sigmoid(tf.neg(d)) as tf.Tensor3D, { kind: 'soft_zero_one' });
 }
 
 /** Pair weights [lists, n, n] of the pairwise losses' options (1 on preferred pairs without options). */
@@ -97,10 +98,20 @@ export function pairWeights(opts: PairwiseOptions, scores: tf.Tensor2D, labels: 
 }
 
 /** Shared body: pair loss of (s_i − s_j)·scale on preferred pairs, weighted, reduced. */
-function pairwiseLoss(opts: PairwiseOptions, scale: number, pairLoss: (diff: tf.Tensor3D) => tf.Tensor3D): RankingLoss {
+function pairwiseLoss(
+  opts: PairwiseOptions,
+  scale: number,
+  pairLoss: (diff: tf.Tensor3D) => tf.Tensor3D,
+  host: { kind: PairKind; lnBase?: number; margin?: number; hingeAt?: 0 | 1 },
+): RankingLoss {
   toLambdaWeight(opts.lambdaWeight); // bad specs fail when the loss is made, not at the first step
+  const reduction = resolveReduction(opts.reduction, 'SUM_OVER_BATCH_SIZE', PAIR_ALIASES);
+  const weighting = opts.labelDiffWeighted === true ? 'diff' : opts.labelDiffWeighted || 'none';
+  const hostOpts = { kind: host.kind, scale, lnBase: host.lnBase ?? 1, margin: host.margin ?? 1, hingeAt: host.hingeAt ?? 0, weighting, reduction } as const;
   return defineLoss({
-    reduction: resolveReduction(opts.reduction, 'SUM_OVER_BATCH_SIZE', PAIR_ALIASES),
+    reduction,
+    // Closed form on the host unless a lambda weight (ranks by score) is involved.
+    fast: opts.lambdaWeight ? undefined : (scores, labels, mask, weights) => hostLoss(scores, labels, mask, weights, (h) => pairwiseHost(h, hostOpts)),
     unreduced: (scores, labels, mask, weights) => {
       const s = sanitize(scores, mask);
       return {

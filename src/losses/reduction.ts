@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../utils/errors.js';
 import type { LossResult, RankingLoss, UnreducedLoss } from './types.js';
 import { listLengths, safeDiv, validMask } from './utils.js';
+import { fastPathsEnabled } from './fast.js';
 
 /**
  * The reductions, named as TF-Ranking names them (tf.losses.Reduction), over the present entries:
@@ -162,7 +163,8 @@ export function listWeights(weights: SampleWeights, mask: tf.Tensor2D, relevance
   return safeDiv(tf.sum(tf.mul(w, y), 1), tf.sum(y, 1)) as tf.Tensor1D;
 }
 
-function checkWeightShape(weights: tf.Tensor, mask: tf.Tensor2D): void {
+function checkWeightShape(weights: tf.Tensor | undefined, mask: tf.Tensor2D): void {
+  if (!weights) return;
   const [b, n] = mask.shape;
   const ok = (weights.rank === 1 && weights.shape[0] === b) || (weights.rank === 2 && weights.shape[0] === b && weights.shape[1] === n);
   if (!ok) throw new InputError(`loss weights must have shape [${b}] (per list) or [${b}, ${n}] (per item), got [${weights.shape.join(', ')}]`, { field: 'weights' });
@@ -170,6 +172,8 @@ function checkWeightShape(weights: tf.Tensor, mask: tf.Tensor2D): void {
 
 export interface LossDefinition {
   reduction: Reduction;
+  /** A closed-form implementation of the reduced loss for the options it covers (fast.ts). */
+  fast?: (scores: tf.Tensor2D, labels: tf.Tensor2D, mask: tf.Tensor2D, weights: SampleWeights) => LossResult;
   perList?: PerListMode;
   /**
    * Unreduced values, weights (user weights already folded in) and presence, plus components. A
@@ -195,6 +199,10 @@ export function defineLoss(def: LossDefinition): RankingLoss {
     });
   const fn = (scores: tf.Tensor2D, labels: tf.Tensor2D, mask: tf.Tensor2D, weights?: SampleWeights): LossResult =>
     tf.tidy(() => {
+      if (def.fast && fastPathsEnabled()) {
+        checkWeightShape(weights, mask);
+        return def.fast(scores, labels, mask, weights);
+      }
       const u = def.unreduced(scores, labels, mask, weights);
       const m = u.mask ?? mask;
       const r = reduceLoss(u, def.reduction, m, def.perList);
