@@ -3,7 +3,7 @@
 // (scripts/loss-peer-venv.mjs): RankNet and softmax CE written as RankGPT / TF-Ranking define them,
 // LambdaLoss = allRank's own lambdaLoss. Prints median ms per call and the speed ratio.
 //
-//   npx tsx bench/losses.ts [--rounds 5] [--iters 200] [--shape 32x30]
+//   npx tsx bench/losses.ts [--rounds 5] [--iters 200] [--shape 32x30] [--only ranknet]
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,12 +59,13 @@ def step():
     fn(s).backward()
     s.grad.sum().item()
 for _ in range(20): step()
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 for _ in range(iters): step()
-print(json.dumps((time.perf_counter() - t) * 1000 / iters))
+print(json.dumps([(time.perf_counter() - t) * 1000 / iters, (time.process_time() - c) * 1000 / iters]))
 `;
 
-async function ours(loss: string, options: object | undefined): Promise<number> {
+/** [wall ms, CPU ms (all threads)] per value + gradient call. */
+async function ours(loss: string, options: object | undefined): Promise<[number, number]> {
   let seed = 7;
   const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
   const scores = tf.tensor2d(Array.from({ length: LISTS * N }, () => rnd() * 4 - 2), [LISTS, N]);
@@ -78,13 +79,15 @@ async function ours(loss: string, options: object | undefined): Promise<number> 
   };
   for (let i = 0; i < 20; i++) await step();
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < ITERS; i++) await step();
   const ms = (performance.now() - t0) / ITERS;
+  const cpu = process.cpuUsage(c0);
   tf.dispose([scores, labels, mask]);
-  return ms;
+  return [ms, (cpu.user + cpu.system) / 1000 / ITERS];
 }
 
-function torch(py: string, which: string): number {
+function torch(py: string, which: string): [number, number] {
   const r = spawnSync(py, ['-c', PY, String(LISTS), String(N), String(ITERS), which], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2' } });
   if (r.status !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout.trim());
@@ -95,16 +98,19 @@ const median = (x: number[]) => [...x].sort((a, b) => a - b)[Math.floor(x.length
 await initBackend();
 const py = (ensureLossPeer as (o: { quiet: boolean }) => string)({ quiet: false });
 console.log(`losses, value + gradient, ${LISTS}×${N}, backend ${tf.getBackend()}, ${ROUNDS} rounds × ${ITERS} calls (root ${root})`);
-console.log('| loss | ours ms | torch ms | speed × torch | our spread |');
-console.log('|---|---|---|---|---|');
-for (const c of CASES) {
-  const a: number[] = [];
-  const b: number[] = [];
+// Wall time is what a training step waits for; CPU time (all threads) is steadier on a shared machine.
+console.log('| loss | ours ms | torch ms | speed × torch (wall) | ours CPU ms | torch CPU ms | × torch (CPU) | our wall spread |');
+console.log('|---|---|---|---|---|---|---|---|');
+const only = process.argv.includes('--only') ? arg('only', '') : '';
+for (const c of CASES.filter((x) => !only || x.id.startsWith(only))) {
+  const a: Array<[number, number]> = [];
+  const b: Array<[number, number]> = [];
   for (let r = 0; r < ROUNDS; r++) {
     a.push(await ours(c.loss, c.options));
     b.push(torch(py, c.torch));
   }
-  const [ma, mb] = [median(a), median(b)];
-  const spread = (Math.max(...a) - Math.min(...a)) / ma;
-  console.log(`| ${c.id} | ${ma.toFixed(3)} | ${mb.toFixed(3)} | ${(mb / ma).toFixed(2)} | ±${((spread / 2) * 100).toFixed(0)}% |`);
+  const [ma, mb] = [median(a.map((x) => x[0])), median(b.map((x) => x[0]))];
+  const [ca, cb] = [median(a.map((x) => x[1])), median(b.map((x) => x[1]))];
+  const spread = (Math.max(...a.map((x) => x[0])) - Math.min(...a.map((x) => x[0]))) / ma;
+  console.log(`| ${c.id} | ${ma.toFixed(3)} | ${mb.toFixed(3)} | ${(mb / ma).toFixed(2)} | ${ca.toFixed(3)} | ${cb.toFixed(3)} | ${(cb / ca).toFixed(2)} | ±${((spread / 2) * 100).toFixed(0)}% |`);
 }

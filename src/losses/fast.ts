@@ -158,40 +158,76 @@ export function pairwiseHost(
 ): HostResult {
   const { b, n, s, y, real, w } = h;
   const red = new Reducer(b);
-  // First pass: per-list sums for the reduction; the pair values are recomputed in the second pass.
-  const value = (z: number) => (o.kind === 'logistic' ? softplus(-z) / o.lnBase : o.kind === 'hinge' ? Math.max(0, o.margin - z) : sigmoid(-z));
-  const slope = (z: number) =>
-    o.kind === 'logistic' ? -sigmoid(-z) / o.lnBase : o.kind === 'hinge' ? (o.margin - z > 0 || (o.hingeAt === 1 && o.margin - z === 0) ? -1 : 0) : -sigmoid(z) * sigmoid(-z);
-  const pw = (i: number, j: number) => {
-    const yi = y[i];
-    const yj = y[j];
-    const lw = o.weighting === 'diff' ? Math.abs(yi - yj) : o.weighting === 'squared' ? Math.abs(yi * yi - yj * yj) : 1;
-    return w ? lw * w[i] : lw;
-  };
+  const kind = o.kind === 'logistic' ? 0 : o.kind === 'hinge' ? 1 : 2;
+  const weighting = o.weighting === 'diff' ? 1 : o.weighting === 'squared' ? 2 : 0;
+  const { scale, lnBase, margin } = o;
+  // One pass: each pair's weighted slope d(w·ℓ)/d(s_i − s_j) is kept, then scaled per list by the
+  // reduction's factor. Pairs are (i, j) with y_i > y_j, both real, in row-major order.
+  const slopes = new Float64Array(b * n * n);
   for (let l = 0; l < b; l++) {
     const base = l * n;
+    let items = 0;
+    let sum = 0;
+    let wsum = 0;
+    let count = 0;
+    let nz = 0;
     for (let i = 0; i < n; i++) {
       if (!real[base + i]) continue;
-      red.items[l]++;
+      items++;
+      const si = s[base + i];
+      const yi = y[base + i];
+      const wi = w ? w[base + i] : 1;
       for (let j = 0; j < n; j++) {
-        if (!real[base + j] || !(y[base + i] > y[base + j])) continue;
-        red.add(l, value(o.scale * (s[base + i] - s[base + j])), pw(base + i, base + j));
+        const yj = y[base + j];
+        if (!real[base + j] || !(yi > yj)) continue;
+        let pw = weighting === 0 ? 1 : weighting === 1 ? Math.abs(yi - yj) : Math.abs(yi * yi - yj * yj);
+        pw *= wi;
+        const z = scale * (si - s[base + j]);
+        let v: number;
+        let g: number;
+        if (kind === 0) {
+          // softplus(−z) and its slope −sigmoid(−z) from one exp.
+          const e = Math.exp(-Math.abs(z));
+          v = (Math.max(-z, 0) + Math.log1p(e)) / lnBase;
+          g = -(z >= 0 ? e / (1 + e) : 1 / (1 + e)) / lnBase;
+        } else if (kind === 1) {
+          v = Math.max(0, margin - z);
+          g = margin - z > 0 || (o.hingeAt === 1 && margin - z === 0) ? -1 : 0;
+        } else {
+          const e = Math.exp(-Math.abs(z));
+          const sig = z >= 0 ? e / (1 + e) : 1 / (1 + e); // sigmoid(−z)
+          v = sig;
+          g = -sig * (1 - sig);
+        }
+        sum += pw * v;
+        wsum += pw;
+        count++;
+        if (pw !== 0) nz++;
+        slopes[(base + i) * n + j] = pw * g * scale;
       }
     }
+    red.sum[l] = sum;
+    red.wsum[l] = wsum;
+    red.count[l] = count;
+    red.nz[l] = nz;
+    red.items[l] = items;
   }
   const { loss, coef, perList } = red.finish(o.reduction, 'reduction');
   const grad = new Float64Array(b * n);
   for (let l = 0; l < b; l++) {
+    const c = coef[l];
+    if (c === 0) continue;
     const base = l * n;
-    if (coef[l] === 0) continue;
     for (let i = 0; i < n; i++) {
-      if (!real[base + i]) continue;
+      const row = (base + i) * n;
+      let gi = 0;
       for (let j = 0; j < n; j++) {
-        if (!real[base + j] || !(y[base + i] > y[base + j])) continue;
-        const g = coef[l] * pw(base + i, base + j) * slope(o.scale * (s[base + i] - s[base + j])) * o.scale;
-        grad[base + i] += g;
-        grad[base + j] -= g;
+        const g = slopes[row + j];
+        if (g === 0) continue;
+        gi += g;
+        grad[base + j] -= c * g;
       }
+      grad[base + i] += c * gi;
     }
   }
   return { loss, perList, grad };
@@ -354,3 +390,4 @@ export function lambdaHost(
   }
   return { loss, perList, grad };
 }
+

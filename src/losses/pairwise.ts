@@ -111,6 +111,7 @@ function pairwiseLoss(
   return defineLoss({
     reduction,
     // Closed form on the host unless a lambda weight (ranks by score) is involved.
+    // (A variant doing the [b, n, n] elementwise work in backend kernels measured slower here.)
     fast: opts.lambdaWeight ? undefined : (scores, labels, mask, weights) => hostLoss(scores, labels, mask, weights, (h) => pairwiseHost(h, hostOpts)),
     unreduced: (scores, labels, mask, weights) => {
       const s = sanitize(scores, mask);
