@@ -164,6 +164,10 @@ export function pairwiseHost(
   // One pass: each pair's weighted slope d(w·ℓ)/d(s_i − s_j) is kept, then scaled per list by the
   // reduction's factor. Pairs are (i, j) with y_i > y_j, both real, in row-major order.
   const slopes = new Float64Array(b * n * n);
+  // Plain RankNet (every pair weighs 1): e^{−|z|} from per-item exponentials (a division per pair,
+  // not an exp) and Σ log(1 + e) as the log of a running product (one log per list, not per pair).
+  const plainLogistic = kind === 0 && weighting === 0 && !w;
+  const E = new Float64Array(n);
   for (let l = 0; l < b; l++) {
     const base = l * n;
     let items = 0;
@@ -171,6 +175,43 @@ export function pairwiseHost(
     let wsum = 0;
     let count = 0;
     let nz = 0;
+    if (plainLogistic) {
+      let mx = -Infinity;
+      for (let i = 0; i < n; i++) if (real[base + i]) mx = Math.max(mx, scale * s[base + i]);
+      for (let i = 0; i < n; i++) E[i] = real[base + i] ? Math.exp(scale * s[base + i] - mx) : 0;
+      let lin = 0;
+      let logAcc = 0;
+      let prod = 1;
+      for (let i = 0; i < n; i++) {
+        if (!real[base + i]) continue;
+        items++;
+        const si = s[base + i];
+        const yi = y[base + i];
+        const Ei = E[i];
+        for (let j = 0; j < n; j++) {
+          if (!real[base + j] || !(yi > y[base + j])) continue;
+          const z = scale * (si - s[base + j]);
+          const Ej = E[j];
+          // Far-apart scores may underflow one exponential: then take e^{−|z|} directly.
+          const e = Ei > 1e-280 && Ej > 1e-280 ? (z >= 0 ? Ej / Ei : Ei / Ej) : Math.exp(-Math.abs(z));
+          if (z < 0) lin -= z;
+          prod *= 1 + e;
+          if (prod > 1e250) {
+            logAcc += Math.log(prod);
+            prod = 1;
+          }
+          count++;
+          slopes[(base + i) * n + j] = (-(z >= 0 ? e / (1 + e) : 1 / (1 + e)) / lnBase) * scale;
+        }
+      }
+      sum = (lin + logAcc + Math.log(prod)) / lnBase;
+      red.sum[l] = sum;
+      red.wsum[l] = count;
+      red.count[l] = count;
+      red.nz[l] = count;
+      red.items[l] = items;
+      continue;
+    }
     for (let i = 0; i < n; i++) {
       if (!real[base + i]) continue;
       items++;
