@@ -161,9 +161,9 @@ export function pairwiseHost(
   const kind = o.kind === 'logistic' ? 0 : o.kind === 'hinge' ? 1 : 2;
   const weighting = o.weighting === 'diff' ? 1 : o.weighting === 'squared' ? 2 : 0;
   const { scale, lnBase, margin } = o;
-  // One pass: each pair's weighted slope d(w·ℓ)/d(s_i − s_j) is kept, then scaled per list by the
-  // reduction's factor. Pairs are (i, j) with y_i > y_j, both real, in row-major order.
-  const slopes = new Float64Array(b * n * n);
+  // One pass: each pair's weighted slope d(w·ℓ)/d(s_i − s_j) goes to both items' unscaled gradient;
+  // the reduction's factor is the same for every entry of a list, so it is applied per list at the end.
+  const grad = new Float64Array(b * n);
   // Plain RankNet (every pair weighs 1): e^{−|z|} from per-item exponentials (a division per pair,
   // not an exp) and Σ log(1 + e) as the log of a running product (one log per list, not per pair).
   const plainLogistic = kind === 0 && weighting === 0 && !w;
@@ -182,14 +182,25 @@ export function pairwiseHost(
       let lin = 0;
       let logAcc = 0;
       let prod = 1;
-      for (let i = 0; i < n; i++) {
-        if (!real[base + i]) continue;
-        items++;
-        const si = s[base + i];
+      // Real items sorted by label, descending: item p pairs with the run of items after the last one
+      // that ties its label, without testing every (i, j).
+      const order: number[] = [];
+      for (let i = 0; i < n; i++) if (real[base + i]) order.push(i);
+      order.sort((a, c) => y[base + c] - y[base + a]);
+      items = order.length;
+      let lower = 0; // first position with a label below the current one
+      for (let p = 0; p < order.length; p++) {
+        const i = order[p];
         const yi = y[base + i];
+        if (lower <= p) {
+          lower = p + 1;
+          while (lower < order.length && !(y[base + order[lower]] < yi)) lower++;
+        }
+        const si = s[base + i];
         const Ei = E[i];
-        for (let j = 0; j < n; j++) {
-          if (!real[base + j] || !(yi > y[base + j])) continue;
+        let gi = 0;
+        for (let q = lower; q < order.length; q++) {
+          const j = order[q];
           const z = scale * (si - s[base + j]);
           const Ej = E[j];
           // Far-apart scores may underflow one exponential: then take e^{−|z|} directly.
@@ -200,9 +211,12 @@ export function pairwiseHost(
             logAcc += Math.log(prod);
             prod = 1;
           }
-          count++;
-          slopes[(base + i) * n + j] = (-(z >= 0 ? e / (1 + e) : 1 / (1 + e)) / lnBase) * scale;
+          const g = (-(z >= 0 ? e / (1 + e) : 1 / (1 + e)) / lnBase) * scale;
+          gi += g;
+          grad[base + j] -= g;
         }
+        count += order.length - lower;
+        grad[base + i] += gi;
       }
       sum = (lin + logAcc + Math.log(prod)) / lnBase;
       red.sum[l] = sum;
@@ -244,7 +258,8 @@ export function pairwiseHost(
         wsum += pw;
         count++;
         if (pw !== 0) nz++;
-        slopes[(base + i) * n + j] = pw * g * scale;
+        grad[base + i] += pw * g * scale;
+        grad[base + j] -= pw * g * scale;
       }
     }
     red.sum[l] = sum;
@@ -254,23 +269,7 @@ export function pairwiseHost(
     red.items[l] = items;
   }
   const { loss, coef, perList } = red.finish(o.reduction, 'reduction');
-  const grad = new Float64Array(b * n);
-  for (let l = 0; l < b; l++) {
-    const c = coef[l];
-    if (c === 0) continue;
-    const base = l * n;
-    for (let i = 0; i < n; i++) {
-      const row = (base + i) * n;
-      let gi = 0;
-      for (let j = 0; j < n; j++) {
-        const g = slopes[row + j];
-        if (g === 0) continue;
-        gi += g;
-        grad[base + j] -= c * g;
-      }
-      grad[base + i] += c * gi;
-    }
-  }
+  for (let k = 0; k < b * n; k++) grad[k] *= coef[Math.floor(k / n)];
   return { loss, perList, grad };
 }
 

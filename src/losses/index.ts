@@ -67,6 +67,7 @@ export {
   type TieRule,
 } from './listwise.js';
 export { lambdaLoss, type LambdaLossOptions, type LambdaScheme } from './lambda.js';
+export { setFastPaths } from './fast.js';
 export { approxNDCG, gumbelApproxNDCG, neuralNDCG, neuralSort, approxRanks, ndcg, type ApproxNDCGOptions, type NeuralNDCGOptions } from './approx.js';
 export { klDivergence, marginMSE, type KLDivergenceOptions, type MarginMSEOptions } from './distillation.js';
 export { type GainFunction } from './utils.js';
