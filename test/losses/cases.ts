@@ -327,3 +327,21 @@ export function allFinite(x: number | number[] | Matrix): boolean {
   if (typeof x === 'number') return Number.isFinite(x);
   return (x as Array<number | number[]>).every((v) => allFinite(v as number | number[]));
 }
+
+export type Pad = 'anywhere' | 'end' | 'none';
+/** A peer batch: 3 lists × 6 in allRank's convention (label −1 = padding), every list non-empty. */
+export function peerBatch(seed: number, pad: Pad, labels: 'graded' | 'distinct' | 'teacher' = 'graded', scoreScale = 1.5, grid = 0): Batch {
+  const r = rng(seed);
+  const S: Matrix = [];
+  const Y: Matrix = [];
+  const M: Matrix = [];
+  for (let b = 0; b < 3; b++) {
+    const n = 6;
+    const pads = pad === 'none' ? new Set<number>() : pad === 'end' ? new Set([n - 1, b === 0 ? -1 : n - 2]) : new Set([Math.floor(r() * n), b === 0 ? -1 : Math.floor(r() * n)]);
+    S.push(Array.from({ length: n }, () => (grid ? Math.round(normal(r) * 2) * grid : scoreScale * normal(r))));
+    Y.push(Array.from({ length: n }, (_, i) => (pads.has(i) ? -1 : labels === 'graded' ? Math.floor(r() * 4) : labels === 'teacher' ? 2 * normal(r) : Math.round(r() * 4000) / 1000)));
+    M.push(Array.from({ length: n }, (_, i) => (pads.has(i) ? 0 : 1)));
+  }
+  return { S, Y, M };
+}
+

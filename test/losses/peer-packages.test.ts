@@ -14,35 +14,12 @@ import { expectClose } from '../helpers.js';
 import { ensureLossPeer } from '../../scripts/loss-peer-venv.mjs';
 import { approxRanks, computeUnreducedLoss, getLoss, gumbelNoise, inverseMaxDcg, ndcg, neuralSort } from '../../src/losses/index.js';
 import { SeededRandom } from '../../src/training/random.js';
-import { evaluate, normal, rng } from './cases.js';
+import { evaluate, normal, peerBatch as batch, rng, type Batch, type Pad } from './cases.js';
 import { itemWeightOf, listWeightOf, type Matrix } from './reference.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ATOL = 2e-5;
 const RTOL = 1e-4;
-
-type Pad = 'anywhere' | 'end' | 'none';
-interface Batch {
-  S: Matrix;
-  Y: Matrix;
-  M: Matrix;
-}
-
-/** 3 lists × 6 (label −1 = padding for the peers), every list non-empty. */
-function batch(seed: number, pad: Pad, labels: 'graded' | 'distinct' | 'teacher' = 'graded', scoreScale = 1.5, grid = 0): Batch {
-  const r = rng(seed);
-  const S: Matrix = [];
-  const Y: Matrix = [];
-  const M: Matrix = [];
-  for (let b = 0; b < 3; b++) {
-    const n = 6;
-    const pads = pad === 'none' ? new Set<number>() : pad === 'end' ? new Set([n - 1, b === 0 ? -1 : n - 2]) : new Set([Math.floor(r() * n), b === 0 ? -1 : Math.floor(r() * n)]);
-    S.push(Array.from({ length: n }, () => (grid ? Math.round(normal(r) * 2) * grid : scoreScale * normal(r))));
-    Y.push(Array.from({ length: n }, (_, i) => (pads.has(i) ? -1 : labels === 'graded' ? Math.floor(r() * 4) : labels === 'teacher' ? 2 * normal(r) : Math.round(r() * 4000) / 1000)));
-    M.push(Array.from({ length: n }, (_, i) => (pads.has(i) ? 0 : 1)));
-  }
-  return { S, Y, M };
-}
 
 interface Case {
   title: string;

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { expectClose } from '../helpers.js';
 import { runPeer } from '../peer.js';
 import { getLoss } from '../../src/losses/index.js';
-import { evaluate, normal, rng } from './cases.js';
+import { evaluate, peerBatch } from './cases.js';
 import type { Matrix } from './reference.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -189,20 +189,9 @@ const PEER_CASES: PeerCase[] = [
   { title: 'neuralNDCG τ=0.5 k=3', fn: 'neuralNDCG', kwargs: { temperature: 0.5, k: 3 }, ours: 'neural_ndcg', options: { temperature: 0.5, k: 3 }, padEnd: true },
 ];
 
-/** A padded batch in allRank's convention (label −1 = padding), padding anywhere, every list non-empty. */
-function batch(kind: 'graded' | 'distinct', seed: number, padEnd = false): { S: Matrix; Y: Matrix; M: Matrix } {
-  const r = rng(seed);
-  const S: Matrix = [];
-  const Y: Matrix = [];
-  const M: Matrix = [];
-  for (let b = 0; b < 3; b++) {
-    const n = 6;
-    const pads = padEnd ? new Set([n - 1, b === 0 ? -1 : n - 2]) : new Set([Math.floor(r() * n), b === 0 ? -1 : Math.floor(r() * n)]);
-    S.push(Array.from({ length: n }, () => 1.5 * normal(r)));
-    Y.push(Array.from({ length: n }, (_, i) => (pads.has(i) ? -1 : kind === 'graded' ? Math.floor(r() * 4) : Math.round(r() * 4000) / 1000)));
-    M.push(Array.from({ length: n }, (_, i) => (pads.has(i) ? 0 : 1)));
-  }
-  return { S, Y, M };
+/** The same batches as before: peerBatch draws in the same order. */
+function batch(kind: 'graded' | 'distinct', seed: number, padEnd = false) {
+  return peerBatch(seed, padEnd ? 'end' : 'anywhere', kind);
 }
 
 describe('losses: allRank-style PyTorch cross-check', function () {

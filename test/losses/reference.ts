@@ -694,19 +694,23 @@ export const refMonoT5: RefLoss = (S, Y, M, o = {}) =>
     return y > (o.relevantAbove ?? 0) ? -logp : -log1mp;
   });
 
-/** Softmax CE (TF-Ranking) with sample weights and a DCG lambda weight. */
-export const refSoftmaxGeneral: RefLoss = (S, Y, M, o = {}) => {
-  const t = o.temperature ?? 1;
-  const lw = o.lambdaWeight as LW | undefined;
+/** A list-level loss: one entry (value, list weight) per non-empty list, then the reduction. */
+function perListRef(S: Matrix, Y: Matrix, M: Matrix, reduction: string, entry: (its: Item[], b: number) => Entry): RefResult {
   const lists: Entry[][] = [];
   const items: number[] = [];
   for (let b = 0; b < S.length; b++) {
     const its = realItems(S, Y, M, b);
     items.push(its.length);
-    if (!its.length) {
-      lists.push([]);
-      continue;
-    }
+    lists.push(its.length ? [entry(its, b)] : []);
+  }
+  return reduceEntries(lists, items, reduction, 'list');
+}
+
+/** Softmax CE (TF-Ranking) with sample weights and a DCG lambda weight. */
+export const refSoftmaxGeneral: RefLoss = (S, Y, M, o = {}) => {
+  const t = o.temperature ?? 1;
+  const lw = o.lambdaWeight as LW | undefined;
+  return perListRef(S, Y, M, o.reduction ?? 'sum_by_nonzero_weights', (its, b) => {
     const ws = weightsOf(o, b);
     let y = its.map((it) => Math.max(it.y, 0));
     if (lw) {
@@ -721,25 +725,15 @@ export const refSoftmaxGeneral: RefLoss = (S, Y, M, o = {}) => {
     const logq = logSoftmax(its.map((it) => it.s / t));
     let ce = 0;
     for (let i = 0; i < its.length; i++) if (sum > 0) ce -= (y[i] / sum) * logq[i];
-    const w = sum * (o.__weightKind === 'list' ? ws.list(its) : 1);
-    lists.push([{ l: ce, w }]);
-  }
-  return reduceEntries(lists, items, o.reduction ?? 'sum_by_nonzero_weights', 'list');
+    return { l: ce, w: sum * (o.__weightKind === 'list' ? ws.list(its) : 1) };
+  });
 };
 
 /** ListNet with allRank's ε and list weights. */
 export const refListNetGeneral: RefLoss = (S, Y, M, o = {}) => {
   const t = o.temperature ?? 1;
   const eps = o.logEpsilon ?? 0;
-  const lists: Entry[][] = [];
-  const items: number[] = [];
-  for (let b = 0; b < S.length; b++) {
-    const its = realItems(S, Y, M, b);
-    items.push(its.length);
-    if (!its.length) {
-      lists.push([]);
-      continue;
-    }
+  return perListRef(S, Y, M, o.reduction ?? 'mean', (its, b) => {
     const p = softmaxTarget(
       its.map((i) => i.y),
       'softmax',
@@ -748,11 +742,9 @@ export const refListNetGeneral: RefLoss = (S, Y, M, o = {}) => {
     const q = logSoftmax(its.map((i) => i.s / t)).map(Math.exp);
     let ce = 0;
     for (let i = 0; i < its.length; i++) ce -= p[i] * Math.log(q[i] + eps);
-    const ws = weightsOf(o, b);
     const pm = new Map(its.map((it, i) => [it, p[i]]));
-    lists.push([{ l: ce, w: ws.list(its, (it) => pm.get(it)!) }]);
-  }
-  return reduceEntries(lists, items, o.reduction ?? 'mean', 'list');
+    return { l: ce, w: weightsOf(o, b).list(its, (it) => pm.get(it)!) };
+  });
 };
 
 /** ListMLE with allRank's ε, TF-Ranking's ListMLELambdaWeight and list weights (ties by score). */
@@ -760,15 +752,7 @@ export const refListMLEGeneral: RefLoss = (S, Y, M, o = {}) => {
   const t = o.temperature ?? 1;
   const eps = o.logEpsilon ?? 0;
   const lw = o.lambdaWeight as LW | undefined;
-  const lists: Entry[][] = [];
-  const items: number[] = [];
-  for (let b = 0; b < S.length; b++) {
-    const its = realItems(S, Y, M, b);
-    items.push(its.length);
-    if (!its.length) {
-      lists.push([]);
-      continue;
-    }
+  return perListRef(S, Y, M, o.reduction ?? 'mean', (its, b) => {
     its.sort((a, c) => c.y - a.y || c.s - a.s || a.idx - c.idx);
     const s = its.map((i) => i.s / t);
     const m = Math.max(...s);
@@ -780,56 +764,36 @@ export const refListMLEGeneral: RefLoss = (S, Y, M, o = {}) => {
         for (let j = r; j < s.length; j++) cs += Math.exp(s[j] - m);
         term = Math.log(cs + eps) - (s[r] - m);
       } else term = logSumExp(s.slice(r)) - s[r];
-      const disc = lw ? discFnOf(lw.rankDiscountFn, 'log2_inverse')(r + 1) : 1;
-      l += term * disc;
+      l += term * (lw ? discFnOf(lw.rankDiscountFn, 'log2_inverse')(r + 1) : 1);
     }
-    lists.push([{ l, w: weightsOf(o, b).list(its) }]);
-  }
-  return reduceEntries(lists, items, o.reduction ?? 'mean', 'list');
+    return { l, w: weightsOf(o, b).list(its) };
+  });
 };
 
 /** TF-Ranking UniqueSoftmaxLoss. */
 export const refUniqueSoftmax: RefLoss = (S, Y, M, o = {}) => {
   const t = o.temperature ?? 1;
-  const lists: Entry[][] = [];
-  const items: number[] = [];
-  for (let b = 0; b < S.length; b++) {
-    const its = realItems(S, Y, M, b);
-    items.push(its.length);
-    if (!its.length) {
-      lists.push([]);
-      continue;
-    }
+  return perListRef(S, Y, M, o.reduction ?? 'mean', (its, b) => {
     let l = 0;
     for (const a of its) {
       const xs = [a.s / t, ...its.filter((c) => c.y < a.y).map((c) => c.s / t)];
       l += (2 ** Math.max(a.y, 0) - 1) * (logSumExp(xs) - a.s / t);
     }
-    lists.push([{ l, w: weightsOf(o, b).list(its) }]);
-  }
-  return reduceEntries(lists, items, o.reduction ?? 'mean', 'list');
+    return { l, w: weightsOf(o, b).list(its) };
+  });
 };
 
 /** KL divergence with any reduction (torch kl_div names) and list weights. */
 export const refKLGeneral: RefLoss = (S, Y, M, o = {}) => {
   const t = o.temperature ?? 1;
-  const lists: Entry[][] = [];
-  const items: number[] = [];
-  for (let b = 0; b < S.length; b++) {
-    const its = realItems(S, Y, M, b);
-    items.push(its.length);
-    if (!its.length) {
-      lists.push([]);
-      continue;
-    }
+  return perListRef(S, Y, M, o.reduction ?? 'mean', (its, b) => {
     const logp = logSoftmax(its.map((i) => i.y / t));
     const logq = logSoftmax(its.map((i) => i.s / t));
     let kl = 0;
     for (let i = 0; i < its.length; i++) kl += Math.exp(logp[i]) * (logp[i] - logq[i]);
     const pm = new Map(its.map((it, i) => [it, Math.exp(logp[i])]));
-    lists.push([{ l: kl * t * t, w: weightsOf(o, b).list(its, (it) => pm.get(it)!) }]);
-  }
-  return reduceEntries(lists, items, o.reduction ?? 'mean', 'list');
+    return { l: kl * t * t, w: weightsOf(o, b).list(its, (it) => pm.get(it)!) };
+  });
 };
 
 /** LambdaLoss with allRank's GT-difference schemes, σ clamp and index tie order (ranknet-type schemes). */
