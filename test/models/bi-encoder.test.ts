@@ -42,7 +42,7 @@ async function texts50(): Promise<string[]> {
     'e\u0301le\u0300ve (combining accents)',
     'ＦＵＬＬＷＩＤＴＨ ｔｅｘｔ',
     'ﬁnancial ligature ﬂow',
-    'Ελληνικά γράμματα',
+    'ΟΔΟΣ ΣΟΦΙΑΣ, İSTANBUL and Ελληνικά',
     '\u00a0non-breaking\u2009thin\u200bzero-width spaces',
   ];
   const odd = ['', ' ', '\t\n', '.', '?!', 'a', '[SEP] [CLS] literal markers', 'UPPER CASE QUERY', '   leading and trailing   ', '3.14159 2,718 1e-9 #42 @user', 'x'.repeat(300), 'the the the the'];
@@ -62,6 +62,8 @@ const VARIANTS: Array<[string, BiEncoderOptions | null]> = [
   // Legacy key order (cls, mean) and an order only the newer `pooling_mode` list can state.
   ['cls_mean', { pooling: ['cls', 'mean'], normalize: false }],
   ['max_cls', { pooling: ['max', 'cls'] }],
+  // do_lower_case over a cased tokenizer: sentence-transformers adds a Lowercase normaliser.
+  ['lower', { doLowerCase: true }],
 ];
 
 const PY = `
@@ -107,10 +109,11 @@ describe('BiEncoder parity with sentence-transformers and transformers (real all
     const dir = tmpDir();
     minilm = await BiEncoder.fromPretrained(await pretrainedDir(MINILM));
     const tok = TextTokenizer.fromDir(dataPath('ms-marco-TinyBERT-L-2-v2-tokenizer-config'));
+    const cased = TextTokenizer.fromVocab(dataPath('ms-marco-TinyBERT-L-2-v2-tokenizer-config', 'vocab.txt'), { lowercase: false });
     for (const [name, opts] of VARIANTS) {
       let m = minilm;
       if (opts) {
-        m = new BiEncoder({ hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 128 }, { tokenizer: tok, seed: 5, ...opts });
+        m = new BiEncoder({ hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 128 }, { tokenizer: opts.doLowerCase ? cased : tok, seed: 5, ...opts });
         // Off the initial values everywhere (LayerNorm 1, biases 0), so each tensor's layout is seen.
         tf.tidy(() => {
           for (const [, v] of m.trainableVariables()) v.assign(tf.add(v, tf.randomNormal(v.shape, 0, 0.05, 'float32', 9)));
@@ -169,16 +172,22 @@ describe('BiEncoder parity with sentence-transformers and transformers (real all
   });
 
   for (const [name, opts] of VARIANTS) {
-    it(`a saved folder (${opts ? `tiny BERT, pooling ${JSON.stringify(opts.pooling)}, normalize ${opts.normalize ?? true}` : 'all-MiniLM-L6-v2'}) loads in SentenceTransformer with equal embeddings`, async () => {
+    it(`a saved folder (${opts ? `tiny BERT, ${JSON.stringify(opts)}` : 'all-MiniLM-L6-v2'}) loads in SentenceTransformer with equal embeddings`, async () => {
       const m = ours.get(name)!;
       expect(info[name]).to.deep.equal(['Transformer', 'Pooling', ...(m.normalize ? ['Normalize'] : []), m.maxSeqLength, 'cosine']);
       const got = await m.embed(texts, { batchSize: 16 });
       expectClose(ref.get(`saved_${name}`)!.values, got, EMB_ATOL, 0, `SentenceTransformer(${name})`);
+      if (m.doLowerCase) {
+        // Character by character, as the Lowercase normaliser: a final Σ becomes σ.
+        const [a, b] = await m.encode(['ΟΔΟΣ Water', 'οδοσ water'], { batchSize: 1 });
+        expect(Array.from(a)).to.deep.equal(Array.from(b));
+      }
       // Our own reload is exact (same weights, same batches).
       const back = await BiEncoder.fromPretrained(saved[name]);
       expect(back.pooling).to.deep.equal(m.pooling);
       expect(back.normalize).to.equal(m.normalize);
       expect(back.maxSeqLength).to.equal(m.maxSeqLength);
+      expect(back.doLowerCase).to.equal(m.doLowerCase);
       const some = texts.slice(0, 16);
       expect(Array.from(await back.embed(some, { batchSize: 16 }))).to.deep.equal(Array.from(await m.embed(some, { batchSize: 16 })));
       back.dispose();
