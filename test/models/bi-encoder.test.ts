@@ -12,7 +12,7 @@ import { BiEncoder, type BiEncoderOptions } from '../../src/models/bi-encoder/in
 import { batchToTensors, TextTokenizer } from '../../src/tokenization/tokenizer.js';
 import { dataPath, expectClose, expectNoLeak, tmpDir } from '../helpers.js';
 import { runPeer } from '../peer.js';
-import { MINILM, pretrainedDir } from '../pretrained.js';
+import { MINILM, PRETRAINED_CACHE, pretrainedDir } from '../pretrained.js';
 
 // The BERT parity tolerance (bert-parity.test.ts), for token states.
 const STATE_ATOL = 1e-4;
@@ -148,6 +148,14 @@ describe('BiEncoder parity with sentence-transformers and transformers (real all
     // Batch composition does not matter beyond float rounding; rows keep input order.
     const one = await minilm.encode(texts.slice(0, 3), { batchSize: 1 });
     for (let i = 0; i < 3; i++) expectClose(one[i], want.subarray(i * 384, (i + 1) * 384), EMB_ATOL, 0, `text ${i} alone`);
+  });
+
+  it('loads by Hub id from the HF cache (no network) the same model', async () => {
+    const byId = await BiEncoder.fromPretrained(MINILM, { cacheDir: PRETRAINED_CACHE, localFilesOnly: true });
+    expect(byId.fingerprint()).to.equal(minilm.fingerprint());
+    expect(byId.pooling).to.deep.equal(['mean']);
+    expect(byId.normalize).to.equal(true);
+    byId.dispose();
   });
 
   it('tokenises like the HF tokenizer (truncation at 256) and gives BertModel token states', async () => {

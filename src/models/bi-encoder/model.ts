@@ -9,6 +9,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { lowercase, sequenceNormalizer } from 'tokenizers';
 import { ensureBackend } from '../../backend/index.js';
+import { HubError, isRepoId, RepoCache, resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../../hub/index.js';
 import { checkpointFiles, hasTokenizer } from '../../io/checkpoint.js';
 import { configJsonText, readJsonObject } from '../../io/json.js';
 import { readSafetensors, writeSafetensors } from '../../io/safetensors.js';
@@ -58,6 +59,27 @@ export interface BiEncoderBatch {
   queryIndex: tf.Tensor1D;
 }
 
+/** The sentence-transformers files read besides the transformer's (the Pooling folder at its usual path). */
+const ST_FILES = ['sentence_bert_config.json', 'config_sentence_transformers.json', '1_Pooling/config.json'];
+
+/** A local folder for `idOrPath`: a sentence-transformers repository, or a bare BERT one (no modules.json). */
+async function resolveBiEncoder(idOrPath: string, opts: HubOptions): Promise<string> {
+  const optionalFiles = [...TOKENIZER_FILES, ...ST_FILES];
+  const bare = { ...opts, files: ['config.json', 'model.safetensors'], optionalFiles };
+  // huggingface_hub (and our download) record a file the repository lacks: no need to ask again.
+  if (!fs.existsSync(idOrPath) && isRepoId(idOrPath)) {
+    const cache = new RepoCache(idOrPath, opts.cacheDir);
+    const commit = cache.commitOf(opts.revision ?? 'main');
+    if (commit && cache.knownAbsent(commit, 'modules.json')) return resolvePretrained(idOrPath, bare);
+  }
+  try {
+    return await resolvePretrained(idOrPath, { ...opts, files: ['modules.json', 'config.json', 'model.safetensors'], optionalFiles });
+  } catch (e) {
+    if (!(e instanceof HubError && e.code === 'NOT_FOUND' && e.message.includes('file modules.json,'))) throw e;
+    return resolvePretrained(idOrPath, bare);
+  }
+}
+
 /** do_lower_case / strip_accents of a tokenizer.json's BertNormalizer (BERT's defaults when it has none). */
 function normalizerSettings(file: string): { do_lower_case: boolean; strip_accents: boolean | null } {
   const n = (readJsonObject(file, 'tokenizer').normalizer ?? null) as Record<string, unknown> | null;
@@ -102,10 +124,12 @@ export class BiEncoder implements TrainableRanker<BiEncoderBatch> {
 
   /**
    * Loads a sentence-transformers folder (modules.json: Transformer → Pooling → Normalize) or a bare
-   * HF BERT folder (then mean pooling, no normalisation, as sentence-transformers does). Options
-   * override what the folder says.
+   * HF BERT folder (then mean pooling, no normalisation, as sentence-transformers does), from a local
+   * path or a Hub id (`resolvePretrained`: the HF cache shared with Python, the Hub, or the PyPI wheel
+   * of docs/pretrained.md). Options override what the folder says.
    */
-  static async fromPretrained(dir: string, opts: BiEncoderOptions = {}): Promise<BiEncoder> {
+  static async fromPretrained(idOrPath: string, opts: BiEncoderOptions & HubOptions = {}): Promise<BiEncoder> {
+    const dir = await resolveBiEncoder(idOrPath, opts);
     const layout = readSentenceTransformerLayout(dir);
     const { configFile, weightsFile } = checkpointFiles(layout.transformerDir);
     const config = readBertConfig(configFile);
