@@ -87,6 +87,8 @@ with torch.no_grad():
 res["ids"] = enc["input_ids"].numpy().astype(np.int32)
 res["mask"] = enc["attention_mask"].numpy().astype(np.int32)
 res["hidden"] = h.numpy().astype(np.float32)
+# The folder layout the current sentence-transformers writes (pooling_mode, length in tokenizer_config.json).
+st.save(sys.argv[5])
 for name, folder in saved.items():
     m = SentenceTransformer(folder, device="cpu")
     info[name] = [type(x).__name__ for x in m] + [m.max_seq_length, m.similarity_fn_name]
@@ -103,6 +105,7 @@ describe('BiEncoder parity with sentence-transformers and transformers (real all
   const saved: Record<string, string> = {};
   let ref: Map<string, StoredTensor>;
   let info: Record<string, unknown>;
+  let stSaved: string;
 
   before(async () => {
     texts = await texts50();
@@ -126,7 +129,8 @@ describe('BiEncoder parity with sentence-transformers and transformers (real all
     const textsFile = path.join(dir, 'texts.json');
     fs.writeFileSync(textsFile, JSON.stringify(texts));
     const out = path.join(dir, 'ref.safetensors');
-    info = JSON.parse(runPeer(PY, [await pretrainedDir(MINILM), textsFile, out, JSON.stringify(saved)])) as Record<string, unknown>;
+    stSaved = path.join(dir, 'saved-by-sentence-transformers');
+    info = JSON.parse(runPeer(PY, [await pretrainedDir(MINILM), textsFile, out, JSON.stringify(saved), stSaved])) as Record<string, unknown>;
     ref = readSafetensors(out).tensors;
   });
 
@@ -157,6 +161,14 @@ describe('BiEncoder parity with sentence-transformers and transformers (real all
     expect(byId.pooling).to.deep.equal(['mean']);
     expect(byId.normalize).to.equal(true);
     byId.dispose();
+  });
+
+  it('reads the folder sentence-transformers 6 saves (pooling_mode, max length in tokenizer_config.json) to the same embeddings', async () => {
+    const back = await BiEncoder.fromPretrained(stSaved);
+    expect(JSON.parse(fs.readFileSync(path.join(stSaved, '1_Pooling', 'config.json'), 'utf8')).pooling_mode).to.equal('mean');
+    expect([back.maxSeqLength, back.pooling, back.normalize]).to.deep.equal([256, ['mean'], true]);
+    expectClose(await back.embed(texts, { batchSize: 16 }), ref.get('st')!.values, EMB_ATOL, 0, 'embedding of the re-saved folder');
+    back.dispose();
   });
 
   it('tokenises like the HF tokenizer (truncation at 256) and gives BertModel token states', async () => {
