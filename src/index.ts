@@ -125,7 +125,9 @@ export type {
 } from './teacher/index.js';
 
 // Retrieval and query augmentation
-export { Bm25Index, bm25Scorer, englishAnalyzer, tokenize, LUCENE_ENGLISH_STOP_WORDS, roundRobin, reciprocalRankFusion, fuseRuns } from './retrieval/index.js';
+export { Bm25Index, bm25Scorer, englishAnalyzer, tokenize, LUCENE_ENGLISH_STOP_WORDS, roundRobin, reciprocalRankFusion, interpolateScores, fuseRuns } from './retrieval/index.js';
 export type { Bm25Options, Bm25Hit, CollectionStats, Analyzer, FusionMethod } from './retrieval/index.js';
+export { DenseIndex, topKInnerProduct, memoryRows, corpusFingerprint } from './retrieval/index.js';
+export type { Embedder, DenseDocument, DenseBuildOptions, DenseHit, DenseSearchOptions, DenseIndexMeta, RowSource } from './retrieval/index.js';
 export { SentenceCropper, augmentQueries, splitSentences } from './augmentation/index.js';
 export type { QueryGenerator, SentenceCropOptions, AugmentedQuery } from './augmentation/index.js';

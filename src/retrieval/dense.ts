@@ -177,6 +177,8 @@ export function topKInnerProduct(queries: Float32Array, corpus: RowSource, k: nu
 }
 
 export class DenseIndex {
+  private rowOf: Map<string, number> | undefined;
+
   private constructor(
     readonly dir: string,
     readonly meta: DenseIndexMeta,
@@ -332,8 +334,9 @@ export class DenseIndex {
 
   /** The stored vector of a document. */
   vector(id: string): Float32Array {
-    const row = this.ids.indexOf(id);
-    if (row < 0) throw new Error(`document ${id} is not in the index`);
+    this.rowOf ??= new Map(this.ids.map((d, i) => [d, i]));
+    const row = this.rowOf.get(id);
+    if (row === undefined) throw new Error(`document ${id} is not in the index`);
     return this.rows().read(row, 1).slice();
   }
 

@@ -226,8 +226,33 @@ describe('BiEncoder folder errors name the file and field', () => {
     });
   }
 
+  it('a Hub id of a bare BERT repository (modules.json recorded absent in the HF cache) loads offline with mean pooling', async () => {
+    const cacheDir = tmpDir();
+    const commit = 'a'.repeat(40);
+    const repo = path.join(cacheDir, 'models--test-org--bare-bert');
+    const snap = path.join(repo, 'snapshots', commit);
+    fs.mkdirSync(snap, { recursive: true });
+    for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(dataPath('hf-fixtures', 'bert-tiny-random', f), path.join(snap, f));
+    fs.copyFileSync(dataPath('ms-marco-TinyBERT-L-2-v2-tokenizer-config', 'vocab.txt'), path.join(snap, 'vocab.txt'));
+    fs.mkdirSync(path.join(repo, 'refs'));
+    fs.writeFileSync(path.join(repo, 'refs', 'main'), commit);
+    fs.mkdirSync(path.join(repo, '.no_exist', commit), { recursive: true });
+    fs.writeFileSync(path.join(repo, '.no_exist', commit, 'modules.json'), '');
+    const byId = await BiEncoder.fromPretrained('test-org/bare-bert', { cacheDir, localFilesOnly: true });
+    const local = await BiEncoder.fromPretrained(snap);
+    expect(byId.pooling).to.deep.equal(['mean']);
+    expect(byId.normalize).to.equal(false);
+    expect(Array.from(await byId.embed(['a bare checkpoint']))).to.deep.equal(Array.from(await local.embed(['a bare checkpoint'])));
+    byId.dispose();
+    local.dispose();
+    // Without the record, offline loading names the file it lacks.
+    fs.rmSync(path.join(repo, '.no_exist'), { recursive: true });
+    const err = await BiEncoder.fromPretrained('test-org/bare-bert', { cacheDir, localFilesOnly: true }).catch((e: unknown) => e);
+    expect((err as Error).message).to.match(/localFilesOnly is set and modules\.json of test-org\/bare-bert/);
+  });
+
   it('a missing folder', async () => {
     const err = await BiEncoder.fromPretrained('/nonexistent/model').catch((e: unknown) => e);
-    expect((err as Error).message).to.match(/\/nonexistent\/model: model folder not found/);
+    expect((err as Error).message).to.match(/\/nonexistent\/model: no such file or folder, and not a Hugging Face Hub id/);
   });
 });

