@@ -90,6 +90,17 @@ export class TextTokenizer {
     return new TextTokenizer(inner, opts, file);
   }
 
+  /** Loads a `tokenizer.json` given as text (e.g. one rebuilt from a GGUF file); `source` names it in errors. */
+  static fromJson(json: string, opts: TokenizerOptions = {}, source = '<tokenizer.json>'): TextTokenizer {
+    let inner: Tokenizer;
+    try {
+      inner = Tokenizer.fromString(json);
+    } catch (e) {
+      throw new InputError(`cannot load tokenizer: ${(e as Error).message}`, { file: source });
+    }
+    return new TextTokenizer(inner, opts, source);
+  }
+
   /** Builds BERT's WordPiece tokenizer from `vocab.txt` (one token per line, id = line number). */
   static fromVocab(vocabFile: string, opts: TokenizerOptions & { lowercase?: boolean } = {}): TextTokenizer {
     let text: string;

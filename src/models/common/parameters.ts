@@ -1,7 +1,7 @@
 // Model weights as tf.Variables keyed by their Hugging Face parameter names, so loading and saving a
 // checkpoint is a walk over one dictionary.
 import * as tf from '@tensorflow/tfjs-core';
-import type { SafetensorsFile, TensorToWrite } from '../../io/safetensors.js';
+import type { StoredTensor, TensorToWrite } from '../../io/safetensors.js';
 import { InputError } from '../../utils/errors.js';
 
 export type Init =
@@ -97,8 +97,11 @@ export class Parameters {
     return n;
   }
 
-  /** Copies checkpoint tensors into the parameters; shapes must match exactly. */
-  load(file: SafetensorsFile, opts: LoadOptions = {}): LoadReport {
+  /**
+   * Copies checkpoint tensors into the parameters; shapes must match exactly. `file.tensors` may be
+   * a lazy sequence (GGUF: each tensor is dequantised when its turn comes).
+   */
+  load(file: { tensors: Iterable<[string, StoredTensor]> }, opts: LoadOptions = {}): LoadReport {
     const source = opts.source ?? 'checkpoint';
     const report: LoadReport = { loaded: [], missing: [], unexpected: [] };
     const seen = new Set<string>();

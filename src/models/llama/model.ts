@@ -12,6 +12,8 @@ import { activation, linear, rmsNorm, type Activation } from '../common/layers.j
 import { llamaConfig, llamaConfigText, oBias, qkvBias, readLlamaConfig, ropeInvFreq, type LlamaConfig } from './config.js';
 import { checkpointFiles } from '../../io/checkpoint.js';
 import { resolvePretrained, type HubOptions } from '../../hub/index.js';
+import { GGUFFile } from '../../io/gguf.js';
+import { findGgufFile, llamaConfigFromGguf, loadLlamaGgufWeights } from './gguf.js';
 
 export interface LlamaInputs {
   inputIds: tf.Tensor2D;
@@ -19,6 +21,11 @@ export interface LlamaInputs {
   attentionMask?: tf.Tensor2D;
   /** Defaults to past..past+seq-1 for every row (HF's default, also for right padding). */
   positionIds?: tf.Tensor2D;
+  /**
+   * The residual stream entering layer `startLayer` ([batch, seq, hidden]), instead of the token
+   * embeddings (inputIds then only give the shape): resumes a pass whose first layers ran before.
+   */
+  residual?: { states: tf.Tensor3D; startLayer: number };
 }
 
 export interface LlamaForwardOptions {
@@ -26,12 +33,14 @@ export interface LlamaForwardOptions {
   cache?: KVCache;
   /** Also return the embeddings and every layer's output (residual stream before the final norm). */
   outputHiddenStates?: boolean;
+  /** Run only the layers below this one (the last hidden state is then the final norm of layer n−1's output). */
+  stopAtLayer?: number;
 }
 
 export interface LlamaOutputs {
   /** After the final RMSNorm: what the LM head consumes. [batch, seq, hidden] */
   lastHiddenState: tf.Tensor3D;
-  /** [embeddings, layer 1, …, layer L] when asked for. */
+  /** [embeddings, layer 1, …, layer L] when asked for (with `residual`: the outputs of the layers run, without the input). */
   hiddenStates?: tf.Tensor3D[];
 }
 
@@ -134,9 +143,10 @@ export class LlamaModel {
 
   /**
    * Fresh weights (HF's init: normal(0, initializer_range) matrices and embeddings, unit norms, zero
-   * biases). A partial config is completed with `llamaConfig()`.
+   * biases). A partial config is completed with `llamaConfig()`. `empty`: zeros instead, for weights
+   * that are loaded next (skips drawing random numbers for every parameter).
    */
-  constructor(config: Partial<LlamaConfig>, seed = 42) {
+  constructor(config: Partial<LlamaConfig>, seed = 42, opts: { empty?: boolean } = {}) {
     ensureBackend();
     this.config = llamaConfig(config);
     const c = this.config;
@@ -144,22 +154,43 @@ export class LlamaModel {
     this.act = activation(c.hidden_act);
     this.invFreq = ropeInvFreq(c);
     for (const [name, shape, kind] of llamaParameterShapes(c)) {
-      const init = kind === 'bias' ? { kind: 'zeros' as const } : kind === 'norm' ? { kind: 'ones' as const } : { kind: 'normal' as const, std: c.initializer_range };
+      const init = kind === 'bias' || opts.empty ? { kind: 'zeros' as const } : kind === 'norm' ? { kind: 'ones' as const } : { kind: 'normal' as const, std: c.initializer_range };
       this.params.create(name, shape, init);
     }
   }
 
-  /** Loads `config.json` + `model.safetensors` from a local folder or a Hub id (`resolvePretrained`). */
-  static async fromPretrained(idOrPath: string, opts: { seed?: number } & HubOptions = {}): Promise<LlamaModel> {
-    return LlamaModel.fromDir(await resolvePretrained(idOrPath, { ...opts, files: ['config.json', 'model.safetensors'] }), opts);
+  /**
+   * Loads `config.json` + `model.safetensors`, or a GGUF file (`ggufFile`), from a local folder or a
+   * Hub id (`resolvePretrained`); a local `.gguf` path or a folder holding one works too.
+   */
+  static async fromPretrained(idOrPath: string, opts: { seed?: number; ggufFile?: string } & HubOptions = {}): Promise<LlamaModel> {
+    const files = opts.ggufFile ? [opts.ggufFile] : ['config.json', 'model.safetensors'];
+    return LlamaModel.fromDir(await resolvePretrained(idOrPath, { ...opts, files }), opts);
   }
 
-  /** Loads `config.json` + `model.safetensors` from an HF model directory. */
-  static fromDir(dir: string, opts: { seed?: number } = {}): LlamaModel {
+  /**
+   * Loads `config.json` + `model.safetensors` from an HF model directory, or a GGUF file (a `.gguf`
+   * path, or a folder holding one; `ggufFile` picks one of several).
+   */
+  static fromDir(dir: string, opts: { seed?: number; ggufFile?: string } = {}): LlamaModel {
+    const gguf = findGgufFile(dir, opts.ggufFile);
+    if (gguf) return GGUFFile.with(gguf, (g) => LlamaModel.fromGguf(g, opts));
     const { configFile: cfgFile, weightsFile } = checkpointFiles(dir);
     const model = new LlamaModel(readLlamaConfig(cfgFile), opts.seed);
     try {
       model.loadWeights(weightsFile);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  }
+
+  /** A model from an open GGUF file: config from its metadata, weights dequantised to float32. */
+  static fromGguf(g: GGUFFile, opts: { seed?: number } = {}): LlamaModel {
+    const model = new LlamaModel(llamaConfigFromGguf(g), opts.seed, { empty: true });
+    try {
+      loadLlamaGgufWeights(model.params, model.config, g);
     } catch (e) {
       model.dispose();
       throw e;
@@ -259,9 +290,12 @@ export class LlamaModel {
       const positionIds = inputs.positionIds ?? (tf.tile(tf.reshape(tf.range(past, past + S, 1, 'int32'), [1, S]), [B, 1]) as tf.Tensor2D);
       const { cos, sin } = this.rotary(positionIds);
       const bias = attentionBias(B, S, past, inputs.attentionMask ?? null);
-      let x = tf.gather(this.p('model.embed_tokens.weight'), inputs.inputIds) as tf.Tensor3D;
-      const hiddenStates: tf.Tensor3D[] = [x];
-      for (let i = 0; i < c.num_hidden_layers; i++) {
+      const start = inputs.residual?.startLayer ?? 0;
+      const stop = opts.stopAtLayer ?? c.num_hidden_layers;
+      if (!(start >= 0 && start <= stop && stop <= c.num_hidden_layers)) throw new Error(`layers ${start}..${stop} are outside 0..${c.num_hidden_layers}`);
+      let x = inputs.residual ? inputs.residual.states : (tf.gather(this.p('model.embed_tokens.weight'), inputs.inputIds) as tf.Tensor3D);
+      const hiddenStates: tf.Tensor3D[] = inputs.residual ? [] : [x];
+      for (let i = start; i < stop; i++) {
         x = this.layer(i, x, cos, sin, bias, cache);
         hiddenStates.push(x);
       }

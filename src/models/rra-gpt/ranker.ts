@@ -3,6 +3,10 @@
 // on L_rank(list scores) + α·CE(answer token: relevant / not relevant) + β·CE(reason tokens | prompt,
 // answer), all from one forward pass over prompt + answer + reason (causal attention: the score never
 // sees the answer). Scoring runs only the prompt; `explain()` generates the answer and the reason.
+// With a chat template (an instruct model's, e.g. from its GGUF file), the instruction is the system
+// turn, query + document + cue the user turn, and the ranking layer reads the last token of the
+// opened assistant turn, where the answer and the reason follow. With `trainLayers`, only the top
+// decoder layers train and the frozen layers' outputs are cached (FrozenStateCache).
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -16,6 +20,11 @@ import { linear } from '../common/layers.js';
 import { generate } from '../llama/generation.js';
 import { LlamaModel } from '../llama/model.js';
 import { readLlamaConfig, type LlamaConfig } from '../llama/config.js';
+import { findGgufFile } from '../llama/gguf.js';
+import { GGUFFile } from '../../io/gguf.js';
+import { ChatTemplate } from '../../tokenization/chat-template.js';
+import { ggufTokenizer, tokenizerFromGguf } from '../../tokenization/gguf.js';
+import { FrozenStateCache } from './frozen-cache.js';
 import { ReasonMap } from './data.js';
 import { checkpointFiles, hasTokenizer } from '../../io/checkpoint.js';
 import { toListGrid } from '../../training/lists.js';
@@ -62,10 +71,24 @@ export interface RraGptOptions {
   isRelevant?: (label: number) => boolean;
   /** Reasons per (query, document) for the β term. */
   reasons?: ReasonMap;
-  /** Begin/end tokens (default: the tokenizer's <s>/</s>, <|begin_of_text|>/<|end_of_text|> or [CLS]/[SEP]). */
+  /** Begin/end tokens (default: the tokenizer's <s>/</s>, <|begin_of_text|>/<|end_of_text|> or [CLS]/[SEP]; '' = none). */
   bosToken?: string;
   eosToken?: string;
   seed?: number;
+  /**
+   * Jinja chat template (a GGUF file's `tokenizer.chat_template` by default when loading one; null:
+   * none). The instruction becomes the system turn, query, document and cue the user turn.
+   */
+  chatTemplate?: string | ChatTemplate | null;
+  /**
+   * Train only the top N decoder layers (+ final norm, ranking layer): the embeddings (and a tied LM
+   * head) and the layers below are frozen, and their outputs are cached per token sequence.
+   */
+  trainLayers?: number;
+  /** Cache of the frozen layers' outputs to share between models with the same frozen weights. */
+  frozenCache?: FrozenStateCache;
+  /** fromPretrained: which .gguf of a folder holding several. */
+  ggufFile?: string;
 }
 
 /** An encoded training/scoring batch: host token ids plus the prompt tensors. */
@@ -112,11 +135,27 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
   /** What the README.md model card says about how the model was made (the Trainer fills it in). */
   modelCard: ModelCardData = {};
   private tok: TextTokenizer | null;
-  private pieces: { instruction: number[]; q: number[]; d: number[]; cue: number[]; yes: number[]; no: number[]; bos: number[]; eos: number } | null = null;
+  readonly chat: ChatTemplate | null;
+  /** Set with `trainLayers`: the frozen layers' outputs. */
+  readonly frozenCache: FrozenStateCache | null;
+  private pieces: {
+    instruction: number[];
+    q: number[];
+    d: number[];
+    cue: number[];
+    yes: number[];
+    no: number[];
+    bos: number[];
+    eos: number;
+    nl: number[];
+    prefix: number[];
+    suffix: number[];
+  } | null = null;
   private readonly queryCache = new Map<string, number[]>();
 
-  constructor(config: Partial<LlamaConfig>, opts: RraGptOptions = {}) {
-    this.llama = new LlamaModel(config, opts.seed ?? 42);
+  /** A fresh decoder from a config, or a loaded LlamaModel (which the ranker then owns and disposes). */
+  constructor(config: Partial<LlamaConfig> | LlamaModel, opts: RraGptOptions = {}) {
+    this.llama = config instanceof LlamaModel ? config : new LlamaModel(config, opts.seed ?? 42);
     const H = this.llama.config.hidden_size;
     this.head = new Parameters((opts.seed ?? 42) ^ 0x7a7a);
     this.head.create('rank_head.weight', [1, H], { kind: 'normal', std: this.llama.config.initializer_range });
@@ -132,10 +171,26 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
     this.reasons = opts.reasons ?? new ReasonMap();
     this.bosToken = opts.bosToken;
     this.eosToken = opts.eosToken;
+    this.frozenCache = null;
+    this.chat = null;
     // Weights exist by now: a bad setting or tokenizer must not leave them allocated.
     try {
       this.tok = typeof opts.tokenizer === 'string' ? TextTokenizer.fromDir(opts.tokenizer) : (opts.tokenizer ?? null);
       if (this.maxPromptLength < 16) throw new InputError(`maxPromptLength ${this.maxPromptLength} is too small`, { field: 'maxPromptLength' });
+      this.chat = typeof opts.chatTemplate === 'string' ? new ChatTemplate(opts.chatTemplate, { specialTokens: this.templateTokens() }) : (opts.chatTemplate ?? null);
+      if (opts.trainLayers !== undefined) {
+        const L = this.llama.config.num_hidden_layers;
+        const n = opts.trainLayers;
+        if (!Number.isInteger(n) || n < 1 || n > L) throw new InputError(`trainLayers must be 1..${L}, got ${n}`, { field: 'trainLayers' });
+        const k = L - n;
+        this.frozenCache = opts.frozenCache ?? new FrozenStateCache(k);
+        if (this.frozenCache.layer !== k) throw new InputError(`the shared frozenCache holds layer ${this.frozenCache.layer}, not ${k}`, { field: 'frozenCache' });
+        const below = (name: string) => {
+          const m = /^model\.layers\.(\d+)\./.exec(name);
+          return m !== null && Number(m[1]) < k;
+        };
+        this.llama.params.freeze((name) => name === 'model.embed_tokens.weight' || below(name));
+      }
     } catch (e) {
       this.dispose();
       throw e;
@@ -145,22 +200,40 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
   private readonly bosToken?: string;
   private readonly eosToken?: string;
 
+  /** bos_token / eos_token for a chat template given as text. */
+  private templateTokens(): Record<string, string | undefined> {
+    return { bos_token: this.bosToken || undefined, eos_token: this.eosToken || undefined };
+  }
+
   /**
-   * Loads a saved RRA-GPT (or any LlamaForCausalLM checkpoint, whose ranking layer then starts fresh)
-   * from a local folder or a Hub id (`resolvePretrained`).
+   * Loads a saved RRA-GPT, any LlamaForCausalLM checkpoint (whose ranking layer then starts fresh), or
+   * a GGUF decoder (`ggufFile`, a .gguf path or a folder holding one) from a local folder or a Hub id
+   * (`resolvePretrained`).
    */
   static async fromPretrained(idOrPath: string, opts: RraGptOptions & HubOptions = {}): Promise<RraGpt> {
-    const dir = await resolvePretrained(idOrPath, { ...opts, files: ['config.json', 'model.safetensors'], optionalFiles: ['rra_gpt.json', ...TOKENIZER_FILES] });
+    const files = opts.ggufFile ? [opts.ggufFile] : ['config.json', 'model.safetensors'];
+    const dir = await resolvePretrained(idOrPath, { ...opts, files, optionalFiles: ['rra_gpt.json', ...TOKENIZER_FILES] });
     const model = RraGpt.fromDir(dir, opts);
     model.modelCard.baseModel = idOrPath;
     return model;
   }
 
-  /** Loads a saved RRA-GPT (or any LlamaForCausalLM checkpoint) from a local folder. */
+  /**
+   * Loads a saved RRA-GPT or any LlamaForCausalLM checkpoint from a local folder, or a GGUF decoder
+   * (a .gguf file or a folder holding one) with the tokenizer and chat template stored in it.
+   */
   static fromDir(dir: string, opts: RraGptOptions = {}): RraGpt {
+    const gguf = findGgufFile(dir, opts.ggufFile);
+    if (gguf) return GGUFFile.with(gguf, (g) => RraGpt.fromGguf(g, opts));
     const { configFile: cfgFile, weightsFile } = checkpointFiles(dir);
     const saved = path.join(dir, 'rra_gpt.json');
-    const extra = (fs.existsSync(saved) ? readJsonObject(saved, 'rra_gpt.json') : {}) as Partial<RraGptOptions>;
+    const extra = (fs.existsSync(saved) ? readJsonObject(saved, 'rra_gpt.json') : {}) as Partial<RraGptOptions> & {
+      chatTemplateTokens?: Record<string, string>;
+    };
+    if (typeof extra.chatTemplate === 'string') {
+      extra.chatTemplate = new ChatTemplate(extra.chatTemplate, { specialTokens: extra.chatTemplateTokens, source: saved });
+    }
+    delete extra.chatTemplateTokens;
     let tokenizer = opts.tokenizer;
     if (tokenizer === undefined && hasTokenizer(dir)) tokenizer = dir;
     const model = new RraGpt(readLlamaConfig(cfgFile), { ...extra, ...opts, tokenizer });
@@ -180,6 +253,26 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
     return model;
   }
 
+  /** A GGUF decoder with the tokenizer, special tokens and chat template stored in the file (options override them). */
+  static fromGguf(g: GGUFFile, opts: RraGptOptions = {}): RraGpt {
+    const llama = LlamaModel.fromGguf(g, { seed: opts.seed });
+    try {
+      const info = ggufTokenizer(g);
+      const tokenizer = opts.tokenizer ?? tokenizerFromGguf(g, {}, info);
+      const chatTemplate =
+        opts.chatTemplate !== undefined
+          ? opts.chatTemplate
+          : info.chatTemplate
+            ? new ChatTemplate(info.chatTemplate, { specialTokens: { bos_token: info.bosToken, eos_token: info.eosToken }, source: `${g.file} (tokenizer.chat_template)` })
+            : null;
+      // BOS only where the file says the tokenizer adds one; EOS ends the answer and the reason.
+      return new RraGpt(llama, { bosToken: info.addBos && info.bosToken ? info.bosToken : '', eosToken: info.eosToken ?? undefined, ...opts, tokenizer, chatTemplate });
+    } catch (e) {
+      llama.dispose();
+      throw e;
+    }
+  }
+
   get tokenizer(): TextTokenizer {
     if (!this.tok) throw new Error('this RraGpt has no tokenizer: pass { tokenizer: DIR_OR_FILE }');
     return this.tok;
@@ -197,35 +290,53 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
     const eos = pair && pair[1] ? tok.tokenToId(pair[1]) : undefined;
     if (eos === undefined) throw new InputError('the tokenizer has no end token: pass eosToken', { field: 'eosToken' });
     const t = this.template;
+    // Pieces are tokenized apart and joined by newlines, words with their leading space (no-ops for
+    // WordPiece vocabularies; what byte-level BPE sees in the joined text). In a chat, the answer
+    // opens the assistant turn; otherwise it follows the cue after a space.
+    const chat = this.chat?.wrap(
+      [
+        { role: 'system', content: t.instruction },
+        { role: 'user', content: '' },
+      ],
+      { addGenerationPrompt: true },
+    );
+    const lead = chat ? '' : ' ';
     const p = {
-      instruction: await this.ids(t.instruction),
+      instruction: chat ? [] : await this.ids(t.instruction),
       q: await this.ids(t.queryPrefix),
       d: await this.ids(t.documentPrefix),
       cue: await this.ids(t.cue),
-      yes: await this.ids(t.relevant),
-      no: await this.ids(t.irrelevant),
-      bos: bos === undefined ? [] : [bos],
+      yes: await this.ids(lead + t.relevant),
+      no: await this.ids(lead + t.irrelevant),
+      bos: bos === undefined || chat ? [] : [bos],
       eos,
+      nl: await this.ids('\n'),
+      prefix: chat ? await this.ids(chat.prefix) : [],
+      suffix: chat ? await this.ids(chat.suffix) : [],
     };
     if (!p.yes.length || !p.no.length) throw new InputError('answer texts must give at least one token', { field: 'template.relevant' });
     if (p.yes.join() === p.no.join()) throw new InputError('the two answers tokenize identically', { field: 'template.irrelevant' });
     return (this.pieces = p);
   }
 
-  /** Prompt token ids: BOS, instruction, query (cut), document (cut to fit), answer cue. */
+  /**
+   * Prompt token ids: BOS, instruction, query (cut), document (cut to fit), answer cue, one piece per
+   * line; in a chat, the template's turns around them (instruction as the system turn).
+   */
   async promptIds(query: string, doc: string): Promise<number[]> {
     const p = await this.init();
     let q = this.queryCache.get(query);
     if (!q) {
-      q = (await this.ids(query)).slice(0, this.maxQueryTokens);
+      q = (await this.ids(` ${query}`)).slice(0, this.maxQueryTokens);
       if (this.queryCache.size > 10000) this.queryCache.clear();
       this.queryCache.set(query, q);
     }
-    const fixed = p.bos.length + p.instruction.length + p.q.length + q.length + p.d.length + p.cue.length;
-    const room = this.maxPromptLength - fixed;
+    const head = [...p.prefix, ...p.bos, ...p.instruction, ...(p.instruction.length ? p.nl : []), ...p.q, ...q, ...p.nl, ...p.d];
+    const tail = [...p.nl, ...p.cue, ...p.suffix];
+    const room = this.maxPromptLength - head.length - tail.length;
     if (room < 1) throw new InputError(`maxPromptLength ${this.maxPromptLength} leaves no room for the document`, { field: 'maxPromptLength' });
-    const d = (await this.ids(doc)).slice(0, room);
-    return [...p.bos, ...p.instruction, ...p.q, ...q, ...p.d, ...d, ...p.cue];
+    const d = (await this.ids(` ${doc}`)).slice(0, room);
+    return [...head, ...d, ...tail];
   }
 
   async encode(pairs: Array<[string, string]>, withReasons: boolean): Promise<RraGptBatch> {
@@ -234,7 +345,7 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
     const reasons = await Promise.all(
       pairs.map(async ([q, d]) => {
         const r = withReasons ? this.reasons.get(q, d) : undefined;
-        return r ? [...(await this.ids(r)).slice(0, this.maxReasonTokens), p.eos] : null;
+        return r ? [...(await this.ids(` ${r}`)).slice(0, this.maxReasonTokens), p.eos] : null;
       }),
     );
     const { ids, mask, T } = padRight(prompts, p.eos);
@@ -261,13 +372,81 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
     return tf.reshape(linear(h, this.head.get('rank_head.weight'), this.head.get('rank_head.bias')), [h.shape[0]]) as tf.Tensor1D;
   }
 
+  /**
+   * Final hidden states [rows, T, hidden] of right-padded rows: the whole decoder, or (trainLayers)
+   * its top layers resumed from the cached outputs of the frozen ones. Row i's first
+   * `promptLengths[i]` tokens are its prompt (the cache key).
+   */
+  private decode(rows: number[][], promptLengths: number[], inputIds: tf.Tensor2D, attentionMask: tf.Tensor2D): tf.Tensor3D {
+    const cache = this.frozenCache;
+    if (!cache) return this.llama.forward({ inputIds, attentionMask }).lastHiddenState;
+    const states = cache.states(this.llama, rows, promptLengths, inputIds.shape[1]);
+    return this.llama.forward({ inputIds, attentionMask, residual: { states, startLayer: cache.layer } }).lastHiddenState;
+  }
+
+  /** Final hidden state of each prompt's last token [pairs, hidden]. */
+  private promptStates(batch: RraGptBatch): tf.Tensor2D {
+    return tf.tidy(() => {
+      const h = this.decode(
+        batch.prompts,
+        batch.prompts.map((r) => r.length),
+        batch.inputIds,
+        batch.attentionMask,
+      );
+      const [B, T, H] = h.shape;
+      return tf.gather(tf.reshape(h, [B * T, H]), batch.lastIndex) as tf.Tensor2D;
+    });
+  }
+
   /** Scores [pairs] from the prompt-only forward pass (differentiable). */
   forward(batch: RraGptBatch, _training = false): tf.Tensor1D {
+    return tf.tidy(() => this.rankHead(this.promptStates(batch)));
+  }
+
+  /**
+   * log P(first token of the "relevant" answer | prompt) from the LM head [pairs]: the zero-shot
+   * decoder's relevance score (the paper's "GPT (vanilla)" row), no ranking layer involved.
+   */
+  answerLogProb(batch: RraGptBatch): tf.Tensor1D {
+    const yes = this.pieces!.yes[0];
     return tf.tidy(() => {
-      const out = this.llama.forward({ inputIds: batch.inputIds, attentionMask: batch.attentionMask });
-      const [B, T, H] = out.lastHiddenState.shape;
-      return this.rankHead(tf.gather(tf.reshape(out.lastHiddenState, [B * T, H]), batch.lastIndex) as tf.Tensor2D);
+      const logits = this.llama.logits(this.promptStates(batch)) as tf.Tensor2D;
+      return tf.sub(tf.reshape(tf.slice(logits, [0, yes], [-1, 1]), [-1]), tf.logSumExp(logits, 1)) as tf.Tensor1D;
     });
+  }
+
+  /** Prompt + answer (by relevance) + reason (when used and known) + EOS, per pair: the training rows. */
+  private trainingRows(batch: RraGptBatch, relevant: boolean[], useReason: boolean): number[][] {
+    const p = this.pieces!;
+    return batch.prompts.map((pr, i) => [...pr, ...(relevant[i] ? p.yes : p.no), ...(useReason && batch.reasons[i] ? batch.reasons[i]! : [])]);
+  }
+
+  /**
+   * With `trainLayers`: runs the frozen layers now (outside any gradient tape) for the rows training
+   * on these pairs will need (prompt + answer for `labels` + reason), and caches their outputs.
+   */
+  async precomputeFrozen(pairs: Array<[string, string]>, labels: number[], opts: { onProgress?: (done: number) => void } = {}): Promise<void> {
+    const cache = this.frozenCache;
+    if (!cache) return;
+    const chunk = 64;
+    for (let s = 0; s < pairs.length; s += chunk) {
+      const batch = await this.encode(pairs.slice(s, s + chunk), true);
+      try {
+        const rows = this.trainingRows(
+          batch,
+          labels.slice(s, s + chunk).map((l) => this.isRelevant(l)),
+          true,
+        );
+        cache.fill(
+          this.llama,
+          rows,
+          batch.prompts.map((r) => r.length),
+        );
+      } finally {
+        this.disposeBatch(batch);
+      }
+      opts.onProgress?.(Math.min(pairs.length, s + chunk));
+    }
   }
 
   /**
@@ -300,14 +479,16 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
         scores = this.forward(batch, true);
       } else {
         // One pass over prompt + answer (+ reason, EOS): causal attention keeps the score prompt-only.
-        const rows = batch.prompts.map((pr, i) => {
-          const ans = relevant[i] ? p.yes : p.no;
-          return [...pr, ...ans, ...(useReason && batch.reasons[i] ? batch.reasons[i]! : [])];
-        });
+        const rows = this.trainingRows(batch, relevant, useReason);
         const { ids, mask: m, T } = padRight(rows, p.eos);
-        const out = this.llama.forward({ inputIds: tf.tensor2d(ids, [n, T], 'int32'), attentionMask: tf.tensor2d(m, [n, T], 'int32') });
+        const last = this.decode(
+          rows,
+          batch.prompts.map((r) => r.length),
+          tf.tensor2d(ids, [n, T], 'int32'),
+          tf.tensor2d(m, [n, T], 'int32'),
+        );
         const H = this.llama.config.hidden_size;
-        const flat = tf.reshape(out.lastHiddenState, [n * T, H]) as tf.Tensor2D;
+        const flat = tf.reshape(last, [n * T, H]) as tf.Tensor2D;
         scores = this.rankHead(tf.gather(flat, tf.tensor1d(batch.prompts.map((pr, i) => i * T + pr.length - 1), 'int32')) as tf.Tensor2D);
         // Next-token targets: position t predicts token t+1. Weights average per pair (answer) and per token (reason).
         const pos: number[] = [];
@@ -350,8 +531,11 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
     }) as unknown as LossResult;
   }
 
-  /** Relevance scores of (query, document) pairs in eval mode, prompt forward only. */
-  async score(pairs: Array<[string, string]>, opts: { batchSize?: number } = {}): Promise<number[]> {
+  /**
+   * Relevance scores of (query, document) pairs in eval mode, prompt forward only: the ranking
+   * layer's, or with `by: 'answer'` the LM head's log P(relevant answer) (see answerLogProb).
+   */
+  async score(pairs: Array<[string, string]>, opts: { batchSize?: number; by?: 'ranking-layer' | 'answer' } = {}): Promise<number[]> {
     const bs = opts.batchSize ?? 32;
     const out = new Array<number>(pairs.length);
     const order = pairs.map((pr, i) => ({ i, len: pr[1].length })).sort((a, b) => a.len - b.len);
@@ -361,7 +545,7 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
         idx.map((i) => pairs[i]),
         false,
       );
-      const t = this.forward(batch, false);
+      const t = opts.by === 'answer' ? this.answerLogProb(batch) : this.forward(batch, false);
       const vals = await t.data();
       t.dispose();
       this.disposeBatch(batch);
@@ -384,8 +568,8 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
     const startsWith = (a: number[]) => a.every((t, i) => toks[i] === t);
     const ansLen = startsWith(p.yes) ? p.yes.length : startsWith(p.no) ? p.no.length : 1;
     return {
-      answer: await this.tokenizer.decode(toks.slice(0, ansLen)),
-      reason: await this.tokenizer.decode(toks.slice(ansLen)),
+      answer: (await this.tokenizer.decode(toks.slice(0, ansLen))).trim(),
+      reason: (await this.tokenizer.decode(toks.slice(ansLen))).trim(),
       score,
       tokens: r.newTokens[0],
     };
@@ -420,6 +604,8 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
       maxReasonTokens: this.maxReasonTokens,
       bosToken: this.bosToken,
       eosToken: this.eosToken,
+      chatTemplate: this.chat?.text,
+      chatTemplateTokens: this.chat?.specialTokens,
     };
     fs.writeFileSync(path.join(dir, 'rra_gpt.json'), `${JSON.stringify(meta, null, 2)}\n`);
     if (this.tok) this.tok.inner.save(path.join(dir, 'tokenizer.json'));
