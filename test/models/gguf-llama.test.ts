@@ -90,8 +90,8 @@ describe('Llama from GGUF (files made like llama.cpp converts HF checkpoints)', 
   });
 
   it('loads the same parameters as the HF checkpoint (Q/K un-permuted, untied head, GQA) and the same logits', () => {
-    const a = LlamaModel.fromPretrained(path.join(dir, 'good.gguf'));
-    const b = LlamaModel.fromPretrained(path.join(dir, 'hf'));
+    const a = LlamaModel.fromDir(path.join(dir, 'good.gguf'));
+    const b = LlamaModel.fromDir(path.join(dir, 'hf'));
     try {
       // The GGUF stores eps as float32; everything else is the HF config's.
       expect({ ...a.config, rms_norm_eps: 1e-5 }).to.deep.equal({ ...b.config, pad_token_id: null });
@@ -136,7 +136,7 @@ describe('Llama from GGUF (files made like llama.cpp converts HF checkpoints)', 
       const fds = fs.readdirSync('/proc/self/fd').length;
       let err: unknown = null;
       try {
-        LlamaModel.fromPretrained(f).dispose();
+        LlamaModel.fromDir(f).dispose();
       } catch (e) {
         err = e;
       }

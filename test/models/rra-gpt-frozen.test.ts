@@ -75,7 +75,13 @@ describe('RRA-GPT with frozen lower layers (trainLayers)', () => {
       { qid: 'a', query: PAIRS[0][0], docs: [PAIRS[0][1], PAIRS[1][1]], labels: [1, 0] },
       { qid: 'b', query: PAIRS[2][0], docs: [PAIRS[2][1], PAIRS[3][1]], labels: [1, 0] },
     ];
-    const m = new RraGpt(CONFIG, { tokenizer: tok, seed: 5, reasons, trainLayers: 1 });
+    const parent = new RraGpt(CONFIG, { tokenizer: tok, seed: 5, reasons, trainLayers: 1 });
+    // A fork starts from the parent's weights (shared buffers) with its own ranking layer and the same cache.
+    const m = parent.fork({ seed: 6, alpha: 0.5 });
+    expect(m.frozenCache).to.equal(parent.frozenCache);
+    expect(m.alpha).to.equal(0.5);
+    expect(m.reasons).to.equal(reasons);
+    const parentWeights = new Map(parent.llama.params.names().map((n) => [n, parent.llama.params.get(n).dataSync().slice()]));
     const names = [...m.trainableVariables().keys()];
     expect(names.every((n) => n.startsWith('model.layers.2.') || n === 'model.norm.weight' || n.startsWith('rank_head.'))).to.equal(true);
     const before = new Map(m.llama.params.names().map((n) => [n, m.llama.params.get(n).dataSync().slice()]));
@@ -85,8 +91,12 @@ describe('RRA-GPT with frozen lower layers (trainLayers)', () => {
     for (const n of m.llama.params.names()) {
       const same = m.llama.params.get(n).dataSync().every((v, i) => v === before.get(n)![i]);
       expect(same, n).to.equal(!(n.startsWith('model.layers.2.') || n === 'model.norm.weight'));
+      // Training the fork leaves the parent as it was.
+      expect(Array.from(parent.llama.params.get(n).dataSync()), `parent ${n}`).to.deep.equal(Array.from(parentWeights.get(n)!));
     }
     m.dispose();
+    expect(await parent.score(PAIRS)).to.have.length(4); // the parent's shared tensors outlive the fork
+    parent.dispose();
   });
 
   it('a shared cache refuses a model whose frozen weights differ', async () => {

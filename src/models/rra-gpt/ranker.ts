@@ -152,6 +152,8 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
     suffix: number[];
   } | null = null;
   private readonly queryCache = new Map<string, number[]>();
+  /** The settings this ranker was made with, resolved (for fork()). */
+  private readonly settings: RraGptOptions;
 
   /** A fresh decoder from a config, or a loaded LlamaModel (which the ranker then owns and disposes). */
   constructor(config: Partial<LlamaConfig> | LlamaModel, opts: RraGptOptions = {}) {
@@ -173,11 +175,13 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
     this.eosToken = opts.eosToken;
     this.frozenCache = null;
     this.chat = null;
+    this.settings = opts;
     // Weights exist by now: a bad setting or tokenizer must not leave them allocated.
     try {
       this.tok = typeof opts.tokenizer === 'string' ? TextTokenizer.fromDir(opts.tokenizer) : (opts.tokenizer ?? null);
       if (this.maxPromptLength < 16) throw new InputError(`maxPromptLength ${this.maxPromptLength} is too small`, { field: 'maxPromptLength' });
       this.chat = typeof opts.chatTemplate === 'string' ? new ChatTemplate(opts.chatTemplate, { specialTokens: this.templateTokens() }) : (opts.chatTemplate ?? null);
+      this.settings = { ...opts, tokenizer: this.tok ?? undefined, chatTemplate: this.chat, template: this.template, reasons: this.reasons };
       if (opts.trainLayers !== undefined) {
         const L = this.llama.config.num_hidden_layers;
         const n = opts.trainLayers;
@@ -271,6 +275,25 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
       llama.dispose();
       throw e;
     }
+  }
+
+  /**
+   * A new ranker starting from this one's decoder weights (the tensors are shared until training
+   * replaces them, so frozen layers cost no memory), with the same tokenizer, prompt and loss settings
+   * except `overrides`, a fresh ranking layer from its seed, and the same frozen-output cache when the
+   * frozen layers are the same. For ablations: every row from one loaded checkpoint.
+   */
+  fork(overrides: Partial<RraGptOptions> = {}): RraGpt {
+    const llama = new LlamaModel(this.llama.config, overrides.seed ?? this.settings.seed ?? 42, { empty: true });
+    for (const n of llama.params.names()) llama.params.get(n).assign(this.llama.params.get(n));
+    const sameFrozen = (overrides.trainLayers ?? this.settings.trainLayers) === this.settings.trainLayers;
+    return new RraGpt(llama, {
+      ...this.settings,
+      bosToken: this.bosToken,
+      eosToken: this.eosToken,
+      frozenCache: sameFrozen ? (this.frozenCache ?? undefined) : undefined,
+      ...overrides,
+    });
   }
 
   get tokenizer(): TextTokenizer {
