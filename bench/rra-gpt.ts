@@ -21,8 +21,8 @@
 // Sizes by flag or environment variable (flag wins):
 //   --seeds N RRA_GPT_SEEDS (2)   --steps N RRA_GPT_STEPS (40)   --lists N RRA_GPT_LISTS (2 lists of 5 per step)
 //   --train-layers N RRA_GPT_TRAIN_LAYERS (2)   --eval-top N RRA_GPT_EVAL_TOP (10)
-//   --prompt-length N RRA_GPT_PROMPT (160)   --reason-tokens N RRA_GPT_REASON (24)
-//   --alpha X --beta X (1, 1)  --relevant-top N (2)  --loss NAME (ranknet)  --lr X (2e-4)
+//   --prompt-length N RRA_GPT_PROMPT (144)   --reason-tokens N RRA_GPT_REASON (24)
+//   --alpha X --beta X (1, 1)  --relevant-top N (2)  --loss NAME (ranknet)  --lr X (1e-3)
 //   --sets dl20,beir   --model PATH (a .gguf or a folder; default: SmolLM2-135M-Instruct Q4_1, fetched once)
 //   --out FILE (bench/results/rra-gpt-<time>.json)
 // Data: $RANKDISTILL_DATA (default ../shared/data).
@@ -46,13 +46,13 @@ const S = {
   listsPerStep: num('lists', 'RRA_GPT_LISTS', 2),
   trainLayers: num('train-layers', 'RRA_GPT_TRAIN_LAYERS', 2),
   evalTop: num('eval-top', 'RRA_GPT_EVAL_TOP', 10),
-  promptLength: num('prompt-length', 'RRA_GPT_PROMPT', 160),
+  promptLength: num('prompt-length', 'RRA_GPT_PROMPT', 144),
   reasonTokens: num('reason-tokens', 'RRA_GPT_REASON', 24),
   alpha: num('alpha', 'RRA_GPT_ALPHA', 1),
   beta: num('beta', 'RRA_GPT_BETA', 1),
   relevantTop: num('relevant-top', 'RRA_GPT_RELEVANT_TOP', 2),
   loss: opt('loss', 'RRA_GPT_LOSS', 'ranknet'),
-  lr: num('lr', 'RRA_GPT_LR', 2e-4),
+  lr: num('lr', 'RRA_GPT_LR', 1e-3),
   sets: opt('sets', 'RRA_GPT_SETS', 'dl20,beir').split(','),
 };
 const outFile = opt('out', 'RRA_GPT_OUT', path.join('bench', 'results', `rra-gpt-${new Date().toISOString().replace(/[:.]/g, '-')}.json`));

@@ -278,65 +278,41 @@ function scaleMinK4(src: Uint8Array, at: number, sc: Uint8Array, mn: Uint8Array)
 
 /**
  * Q4_K: f16 d, f16 dmin, scales[12], qs[128] (byte c·32+l: low nibble = value c·64+l, high =
- * c·64+32+l); 8 sub-blocks of 32; x = d·sc·q − dmin·m.
+ * c·64+32+l); 8 sub-blocks of 32; x = d·sc·q − dmin·m. Q5_K: the same with qh[32] before qs, value
+ * b·32+l's fifth bit at bit b of byte l.
  */
-function q4_k(src: Uint8Array, out: Float32Array, blocks: number): void {
-  const t = f16Table();
-  const sc = new Uint8Array(8);
-  const mn = new Uint8Array(8);
-  const dj = new Float32Array(8);
-  const mj = new Float32Array(8);
-  for (let b = 0; b < blocks; b++) {
-    const p = b * 144;
-    const d = t[src[p] | (src[p + 1] << 8)];
-    const dmin = t[src[p + 2] | (src[p + 3] << 8)];
-    scaleMinK4(src, p + 4, sc, mn);
-    for (let j = 0; j < 8; j++) {
-      dj[j] = fr(d * sc[j]);
-      mj[j] = fr(dmin * mn[j]);
-    }
-    const o = b * QK_K;
-    for (let c = 0; c < 4; c++) {
-      for (let l = 0; l < 32; l++) {
-        const q = src[p + 16 + c * 32 + l];
-        const e0 = c * 64 + l;
-        out[o + e0] = fr(fr(dj[2 * c] * (q & 0xf)) - mj[2 * c]);
-        out[o + e0 + 32] = fr(fr(dj[2 * c + 1] * (q >> 4)) - mj[2 * c + 1]);
+function kQuant45(blockBytes: 144 | 176): Dequantizer {
+  const fifth = blockBytes === 176;
+  return (src, out, blocks) => {
+    const t = f16Table();
+    const sc = new Uint8Array(8);
+    const mn = new Uint8Array(8);
+    const dj = new Float32Array(8);
+    const mj = new Float32Array(8);
+    for (let b = 0; b < blocks; b++) {
+      const p = b * blockBytes;
+      const d = t[src[p] | (src[p + 1] << 8)];
+      const dmin = t[src[p + 2] | (src[p + 3] << 8)];
+      scaleMinK4(src, p + 4, sc, mn);
+      for (let j = 0; j < 8; j++) {
+        dj[j] = fr(d * sc[j]);
+        mj[j] = fr(dmin * mn[j]);
+      }
+      const qh = p + 16;
+      const qs = fifth ? p + 48 : p + 16;
+      const o = b * QK_K;
+      for (let c = 0; c < 4; c++) {
+        for (let l = 0; l < 32; l++) {
+          const q = src[qs + c * 32 + l];
+          const h0 = fifth ? ((src[qh + l] >> (2 * c)) & 1) << 4 : 0;
+          const h1 = fifth ? ((src[qh + l] >> (2 * c + 1)) & 1) << 4 : 0;
+          const e0 = c * 64 + l;
+          out[o + e0] = fr(fr(dj[2 * c] * ((q & 0xf) | h0)) - mj[2 * c]);
+          out[o + e0 + 32] = fr(fr(dj[2 * c + 1] * ((q >> 4) | h1)) - mj[2 * c + 1]);
+        }
       }
     }
-  }
-}
-
-/** Q5_K: as Q4_K with qh[32] before qs (value b·32+l's fifth bit at bit b of byte l). */
-function q5_k(src: Uint8Array, out: Float32Array, blocks: number): void {
-  const t = f16Table();
-  const sc = new Uint8Array(8);
-  const mn = new Uint8Array(8);
-  const dj = new Float32Array(8);
-  const mj = new Float32Array(8);
-  for (let b = 0; b < blocks; b++) {
-    const p = b * 176;
-    const d = t[src[p] | (src[p + 1] << 8)];
-    const dmin = t[src[p + 2] | (src[p + 3] << 8)];
-    scaleMinK4(src, p + 4, sc, mn);
-    for (let j = 0; j < 8; j++) {
-      dj[j] = fr(d * sc[j]);
-      mj[j] = fr(dmin * mn[j]);
-    }
-    const qh = p + 16;
-    const qs = p + 48;
-    const o = b * QK_K;
-    for (let c = 0; c < 4; c++) {
-      for (let l = 0; l < 32; l++) {
-        const q = src[qs + c * 32 + l];
-        const e0 = c * 64 + l;
-        const h0 = (src[qh + l] >> (2 * c)) & 1;
-        const h1 = (src[qh + l] >> (2 * c + 1)) & 1;
-        out[o + e0] = fr(fr(dj[2 * c] * ((q & 0xf) | (h0 << 4))) - mj[2 * c]);
-        out[o + e0 + 32] = fr(fr(dj[2 * c + 1] * ((q >> 4) | (h1 << 4))) - mj[2 * c + 1]);
-      }
-    }
-  }
+  };
 }
 
 /**
@@ -377,8 +353,8 @@ const DEQUANTIZERS: Partial<Record<GGMLType, Dequantizer>> = {
   [GGMLType.Q5_1]: q5_1,
   [GGMLType.Q2_K]: q2_k,
   [GGMLType.Q3_K]: q3_k,
-  [GGMLType.Q4_K]: q4_k,
-  [GGMLType.Q5_K]: q5_k,
+  [GGMLType.Q4_K]: kQuant45(144),
+  [GGMLType.Q5_K]: kQuant45(176),
   [GGMLType.Q6_K]: q6_k,
 };
 
