@@ -228,7 +228,11 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
    */
   static fromDir(dir: string, opts: RraGptOptions = {}): RraGpt {
     const gguf = findGgufFile(dir, opts.ggufFile);
-    if (gguf) return GGUFFile.with(gguf, (g) => RraGpt.fromGguf(g, opts));
+    if (gguf) {
+      const m = GGUFFile.with(gguf, (g) => RraGpt.fromGguf(g, opts));
+      m.modelCard.baseModel = gguf;
+      return m;
+    }
     const { configFile: cfgFile, weightsFile } = checkpointFiles(dir);
     const saved = path.join(dir, 'rra_gpt.json');
     const extra = (fs.existsSync(saved) ? readJsonObject(saved, 'rra_gpt.json') : {}) as Partial<RraGptOptions> & {
@@ -287,13 +291,15 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
     const llama = new LlamaModel(this.llama.config, overrides.seed ?? this.settings.seed ?? 42, { empty: true });
     for (const n of llama.params.names()) llama.params.get(n).assign(this.llama.params.get(n));
     const sameFrozen = (overrides.trainLayers ?? this.settings.trainLayers) === this.settings.trainLayers;
-    return new RraGpt(llama, {
+    const fork = new RraGpt(llama, {
       ...this.settings,
       bosToken: this.bosToken,
       eosToken: this.eosToken,
       frozenCache: sameFrozen ? (this.frozenCache ?? undefined) : undefined,
       ...overrides,
     });
+    fork.modelCard = { ...this.modelCard };
+    return fork;
   }
 
   get tokenizer(): TextTokenizer {
