@@ -23,7 +23,7 @@
 //   --lists N        RRA_LISTS        lists per step (default 4)         --list-size N  RRA_LIST_SIZE (default 8)
 //   --eval-top N     RRA_EVAL_TOP     candidates reranked per query (default 30)
 //   --max-length N   RRA_MAX_LENGTH   pair length in tokens (default 128)
-//   --lr X           RRA_LR           peak learning rate (default 1e-4 pretrained, 1e-3 from scratch)
+//   --lr X           RRA_LR           peak learning rate (default 2e-4 pretrained — chosen on the dev split —, 1e-3 from scratch)
 //   --systems ce,rra RRA_SYSTEMS      which students to train (default both)
 //   --sets dl20,beir,noveleval  RRA_SETS  test sets (default all three)
 //   --lambda X --combined X --pooling mean|attention --source embeddings|LAYER --threshold X|none
@@ -58,7 +58,7 @@ const S = {
   evalTop: num('eval-top', 'RRA_EVAL_TOP', 30),
   maxLength: num('max-length', 'RRA_MAX_LENGTH', 128),
   loss: opt('loss', 'RRA_LOSS', 'ranknet'),
-  lr: num('lr', 'RRA_LR', pretrained ? 1e-4 : 1e-3),
+  lr: num('lr', 'RRA_LR', pretrained ? 2e-4 : 1e-3),
 };
 const systemsToTrain = opt('systems', 'RRA_SYSTEMS', 'ce,rra').split(',');
 const source = opt('source', 'RRA_SOURCE', 'embeddings');
