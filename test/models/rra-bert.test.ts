@@ -289,7 +289,7 @@ describe('RRA-BERT configuration and inspect-selection CLI', function () {
     const orig = console.log;
     console.log = (...a: unknown[]) => void lines.push(a.join(' '));
     try {
-      expect(await run(['--query', 'boiling water', '--doc', 'water boils', '--tokenizer', TOK_DIR, '--threshold', 'none'])).to.equal(0);
+      expect(await run(['--query', 'boiling water', '--doc', 'water boils', '--model', 'random', '--tokenizer', TOK_DIR, '--threshold', 'none'])).to.equal(0);
     } finally {
       console.log = orig;
     }

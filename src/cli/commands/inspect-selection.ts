@@ -10,15 +10,20 @@ import { InputError } from '../../utils/errors.js';
 import { intOption } from '../options.js';
 import { DEMO_DEFAULTS, defaultDataDir } from '../../training/recipe.js';
 
-export const usage = `usage: rankdistill inspect-selection --query TEXT --doc TEXT [--model DIR] [--tokenizer DIR_OR_FILE]
+/** The pretrained encoder inspected by default. */
+export const DEFAULT_MODEL = 'sentence-transformers/all-MiniLM-L6-v2';
+
+export const usage = `usage: rankdistill inspect-selection --query TEXT --doc TEXT [--model ID_OR_DIR|random] [--tokenizer DIR_OR_FILE]
                                   [--source embeddings|LAYER] [--threshold T|none] [--top-k K] [--no-exact] [--json]
 
 Prints the tokens of "[CLS] query [SEP] document [SEP]" with RRA-BERT's Token Selection: for each
 document token, the most similar query token and the cosine similarity, and whether it is selected
-(exact word-piece match, similarity ≥ threshold, or among a query token's top-k). --model is a
-checkpoint directory (an RRA-BERT save or any BERT cross-encoder; its rra_config.json gives the
-defaults); without it a randomly initialised TinyBERT-shaped model is used, which is only meaningful
-for exact matches and --source embeddings (default tokenizer: ../shared/data's TinyBERT vocabulary).
+(exact word-piece match, similarity ≥ threshold, or among a query token's top-k). --model is a Hub id
+(default ${DEFAULT_MODEL}, fetched on first use) or a checkpoint directory (an RRA-BERT save, any BERT
+cross-encoder, or a headless BERT encoder; its rra_config.json gives the defaults). The selection reads
+the encoder's embeddings or hidden states only, so a checkpoint without a ranking head is fine.
+--model random uses a randomly initialised TinyBERT-shaped model, which is only meaningful for exact
+matches and --source embeddings (default tokenizer: ../shared/data's TinyBERT vocabulary).
 --doc @FILE reads the document from a file.`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -61,16 +66,22 @@ export async function run(argv: string[]): Promise<number> {
   if (values['no-exact']) selection.exactMatch = false;
   await initBackend();
   const defaultTok = path.join(defaultDataDir(), DEMO_DEFAULTS.tokenizer);
-  const model = values.model
-    ? await RraBert.fromPretrained(values.model, { tokenizer: values.tokenizer, rra: { selection } })
-    : new RraBert(DEMO_DEFAULTS.model, { tokenizer: values.tokenizer ?? defaultTok, rra: { selection } });
+  const name = values.model ?? DEFAULT_MODEL;
+  // The load report (a headless encoder gets a fresh ranking head) is beside the point here: the selection never reads the head.
+  let headless = false;
+  const model =
+    name === 'random'
+      ? new RraBert(DEMO_DEFAULTS.model, { tokenizer: values.tokenizer ?? defaultTok, rra: { selection } })
+      : await RraBert.fromPretrained(name, { tokenizer: values.tokenizer, rra: { selection }, loadReport: (r) => (headless = r.missing.some((k) => k.startsWith('classifier.'))) });
   try {
     const rows = await model.inspect(values.query, doc);
     if (values.json) {
-      console.log(JSON.stringify({ selection: model.rra.selection, tokens: rows }, null, 2));
+      console.log(JSON.stringify({ model: name, selection: model.rra.selection, tokens: rows }, null, 2));
       return 0;
     }
     const sel = model.rra.selection;
+    const c = model.config;
+    console.log(`model ${name === 'random' ? 'random (TinyBERT shape, untrained)' : name}: BERT H=${c.hidden_size} L=${c.num_hidden_layers}${headless ? ' (no ranking head in the checkpoint; the selection does not use one)' : ''}`);
     console.log(`selection on ${sel.source === 'embeddings' ? 'input embeddings' : `layer ${sel.source}`}; threshold ${sel.threshold ?? 'off'}, top-k ${sel.topK || 'off'}, exact matches ${sel.exactMatch ? 'on' : 'off'}`);
     console.log(`${'pos'.padStart(4)}  ${'token'.padEnd(18)} ${'segment'.padEnd(9)} sel  ${'reason'.padEnd(9)} ${'query token'.padEnd(16)} cosine`);
     for (const r of rows) {

@@ -225,15 +225,18 @@ export class RraBert implements TrainableRanker<RraBatch> {
     const batchSize = opts.batchSize ?? 32;
     const s = new Array<number>(pairs.length);
     const t = new Array<number>(pairs.length);
-    for (let i = 0; i < pairs.length; i += batchSize) {
-      const batch = await this.encodeForTraining(pairs.slice(i, i + batchSize));
+    // The batches of score(): similar lengths together, so both paths pad alike and their times compare.
+    const order = pairs.map((p, i) => ({ i, len: p[0].length + p[1].length })).sort((a, b) => a.len - b.len);
+    for (let k = 0; k < order.length; k += batchSize) {
+      const idx = order.slice(k, k + batchSize).map((o) => o.i);
+      const batch = await this.encodeForTraining(idx.map((i) => pairs[i]));
       const r = this.forwardWithTcl(batch, false);
       const [sv, tv] = [await r.s.data(), await r.t.data()];
       tf.dispose([r.s, r.t]);
       this.disposeBatch(batch);
-      sv.forEach((v, j) => {
-        s[i + j] = v;
-        t[i + j] = tv[j];
+      idx.forEach((i, j) => {
+        s[i] = sv[j];
+        t[i] = tv[j];
       });
     }
     return { s, t };
