@@ -28,8 +28,8 @@ import { initBackend } from '../src/backend/index.js';
 import { readBm25Json, readQrels, readTrecRun } from '../src/data/index.js';
 import { evaluateRun } from '../src/evaluation/index.js';
 import { T5Ranker } from '../src/models/t5/rankers.js';
-import { listsFromTeacherRun, reciprocalRank, type TrainingList } from '../src/training/lists.js';
-import { SeededRandom } from '../src/training/random.js';
+import { listsFromTeacherRun, reciprocalRank, type TrainingList } from '../src/data/lists.js';
+import { SeededRandom } from '../src/utils/random.js';
 import { Trainer, type TrainerConfig } from '../src/training/trainer.js';
 
 const args = process.argv.slice(2);

@@ -77,7 +77,7 @@ export { generate as llamaGenerate, pickToken } from './models/llama/generation.
 export type { GenerateOptions as LlamaGenerateOptions, GenerateResult as LlamaGenerateResult } from './models/llama/generation.js';
 export { RraGpt, DEFAULT_TEMPLATE as RRA_GPT_DEFAULT_TEMPLATE } from './models/rra-gpt/ranker.js';
 export type { RraGptOptions, RraGptTemplate, RraGptBatch } from './models/rra-gpt/ranker.js';
-export { ReasonMap, passageReasons, readRraGptData, rraGptDataFromRecords } from './models/rra-gpt/data.js';
+export { ReasonMap, passageReasons, readRraGptData, rraGptDataFromRecords } from './data/rra-gpt.js';
 export { FrozenStateCache } from './models/rra-gpt/frozen-cache.js';
 
 export {
@@ -97,7 +97,7 @@ export { AdamW, clipByGlobalNorm, defaultDecay } from './training/optimizer.js';
 export type { AdamWOptions, OptimizerState } from './training/optimizer.js';
 export { makeSchedule } from './training/schedules.js';
 export type { Schedule, ScheduleName, ScheduleOptions } from './training/schedules.js';
-export { SeededRandom } from './training/random.js';
+export { SeededRandom } from './utils/random.js';
 export {
   listFromRanking,
   listsFromTeacherRun,
@@ -109,11 +109,11 @@ export {
   linearRank,
   HARD_NEGATIVE_LABEL,
   toListGrid,
-} from './training/lists.js';
-export type { TrainingList, RankTransform, ListSampling, PreparedList } from './training/lists.js';
+} from './data/lists.js';
+export type { TrainingList, RankTransform, ListSampling, PreparedList } from './data/lists.js';
 export { Trainer, NonFiniteLossError, TrainingInterruptedError, verifyCheckpoint } from './training/trainer.js';
 export type { TrainerConfig, TrainResult, Grads } from './training/trainer.js';
-export type { TrainableRanker } from './training/types.js';
+export type { TrainableRanker } from './models/ranker.js';
 export { runDistillation, printReport, defaultDataDir, DEMO_DEFAULTS, loadTeacherLists, dataFile } from './training/recipe.js';
 export type { DistillationConfig, DistillationReport, SystemResult, TeacherListOptions } from './training/recipe.js';
 

@@ -2,7 +2,7 @@
 // Reason-to-Rank groups, then cut or padded to a fixed list size with a mask.
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../utils/errors.js';
-import { SeededRandom } from './random.js';
+import { SeededRandom } from '../utils/random.js';
 
 export interface TrainingList {
   qid: string;

@@ -1,9 +1,9 @@
 // RRA-GPT training data from the Reason-to-Rank teacher records: the teacher's permutation gives the
 // list labels, and its written explanation gives one reason per passage ("[2] is the most relevant
 // as …", "- Passage [4] …", "1. [3]: …"). Reasons are keyed by (query, passage text).
-import { readReason2Rank, type Reason2RankRecord } from '../../data/index.js';
-import type { BadRecord } from '../../data/records.js';
-import { listsFromPermutations, reciprocalRank, type RankTransform, type TrainingList } from '../../training/lists.js';
+import { readReason2Rank, type Reason2RankRecord } from './index.js';
+import type { BadRecord } from './records.js';
+import { listsFromPermutations, reciprocalRank, type RankTransform, type TrainingList } from './lists.js';
 
 /** (query, document) → reason text. */
 export class ReasonMap {

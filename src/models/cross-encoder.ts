@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../backend/index.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { batchToTensors, TextTokenizer, type EncodedBatch, type TruncationStrategy } from '../tokenization/tokenizer.js';
-import type { TrainableRanker } from '../training/types.js';
+import type { TrainableRanker } from './ranker.js';
 import { InputError } from '../utils/errors.js';
 import { bertConfig, bertConfigText, readBertConfig, type BertConfig } from './bert/config.js';
 import { BertModel, renameBertCheckpointKey, type BertInputs } from './bert/model.js';

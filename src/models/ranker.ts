@@ -2,7 +2,7 @@
 // CrossEncoder, the T5 rankers, RRA-BERT and RRA-GPT all implement it.
 import type * as tf from '@tensorflow/tfjs-core';
 import type { LossResult, RankingLoss } from '../losses/types.js';
-import type { ModelCardData } from '../models/common/model-card.js';
+import type { ModelCardData } from './common/model-card.js';
 
 export interface TrainableRanker<B = unknown> {
   /** Tokenizes (query, document) pairs into one model batch (tensors owned by the batch). */

@@ -12,11 +12,11 @@ import { libraryVersion } from '../utils/version.js';
 import { getLoss } from '../losses/registry.js';
 import type { LossResult, RankingLoss } from '../losses/types.js';
 import { Progress } from '../utils/progress.js';
-import { prepareList, toListGrid, type ListSampling, type TrainingList } from './lists.js';
+import { prepareList, toListGrid, type ListSampling, type TrainingList } from '../data/lists.js';
 import { AdamW, clipByGlobalNorm } from './optimizer.js';
-import { SeededRandom } from './random.js';
+import { SeededRandom } from '../utils/random.js';
 import { makeSchedule, type ScheduleName } from './schedules.js';
-import type { TrainableRanker } from './types.js';
+import type { TrainableRanker } from '../models/ranker.js';
 
 export interface TrainerConfig {
   /** Ranking loss: a registry name (default 'ranknet') or a function. */

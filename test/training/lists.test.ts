@@ -3,8 +3,8 @@ import { expect } from 'chai';
 import {
   HARD_NEGATIVE_LABEL, linearRank, listFromRanking, listsFromPermutations, listsFromQrels, listsFromTeacherLabels,
   listsFromTeacherRun, prepareList, reciprocalRank, toListGrid,
-} from '../../src/training/lists.js';
-import { SeededRandom } from '../../src/training/random.js';
+} from '../../src/data/lists.js';
+import { SeededRandom } from '../../src/utils/random.js';
 import * as tf from '@tensorflow/tfjs-core';
 
 describe('training lists', () => {

@@ -14,7 +14,7 @@ import { checkpointFiles, hasTokenizer } from '../../io/checkpoint.js';
 import { configJsonText, readJsonObject } from '../../io/json.js';
 import { readSafetensors, writeSafetensors } from '../../io/safetensors.js';
 import { batchToTensors, TextTokenizer, type EncodedBatch } from '../../tokenization/tokenizer.js';
-import type { TrainableRanker } from '../../training/types.js';
+import type { TrainableRanker } from '../ranker.js';
 import { InputError } from '../../utils/errors.js';
 import { BERT_FLOAT_KEYS, bertConfig, bertConfigJson, readBertConfig, type BertConfig } from '../bert/config.js';
 import { BertModel, renameBertCheckpointKey, type BertInputs } from '../bert/model.js';

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { QueryGenerator } from '../../augmentation/index.js';
 import type { TextTokenizer } from '../../tokenization/tokenizer.js';
-import { SeededRandom } from '../../training/random.js';
+import { SeededRandom } from '../../utils/random.js';
 import { argmax, sampleToken, topKIndices } from '../common/sampling.js';
 import type { KV, T5Model } from './model.js';
 

@@ -12,7 +12,7 @@ import { ensureBackend } from '../../backend/index.js';
 import type { LossResult, RankingLoss } from '../../losses/types.js';
 import { monoT5TokenLoss } from '../../losses/pointwise.js';
 import { TextTokenizer } from '../../tokenization/tokenizer.js';
-import type { TrainableRanker } from '../../training/types.js';
+import type { TrainableRanker } from '../ranker.js';
 import { InputError } from '../../utils/errors.js';
 import { t5Card } from '../cards.js';
 import { dropout, linear } from '../common/layers.js';
@@ -20,7 +20,7 @@ import { writeModelCard, type ModelCardData } from '../common/model-card.js';
 import type { T5Config } from './config.js';
 import { loadT5, T5Model } from './model.js';
 import { resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../../hub/index.js';
-import { toListGrid } from '../../training/lists.js';
+import { toListGrid } from '../../data/lists.js';
 
 export type T5Head = 'monot5' | 'rankt5' | 'rankt5-encoder' | 'twolar';
 export const T5_HEADS: T5Head[] = ['monot5', 'rankt5', 'rankt5-encoder', 'twolar'];
