@@ -77,7 +77,8 @@ export { generate as llamaGenerate, pickToken } from './models/llama/generation.
 export type { GenerateOptions as LlamaGenerateOptions, GenerateResult as LlamaGenerateResult } from './models/llama/generation.js';
 export { RraGpt, DEFAULT_TEMPLATE as RRA_GPT_DEFAULT_TEMPLATE } from './models/rra-gpt/ranker.js';
 export type { RraGptOptions, RraGptTemplate, RraGptBatch } from './models/rra-gpt/ranker.js';
-export { ReasonMap, passageReasons, readRraGptData, rraGptDataFromRecords } from './data/rra-gpt.js';
+export { ReasonMap } from './models/rra-gpt/reasons.js';
+export { passageReasons, readRraGptData, rraGptDataFromRecords } from './data/rra-gpt.js';
 export { FrozenStateCache } from './models/rra-gpt/frozen-cache.js';
 
 export {
@@ -104,13 +105,14 @@ export {
   listsFromPermutations,
   listsFromQrels,
   listsFromTeacherLabels,
-  prepareList,
   reciprocalRank,
   linearRank,
   HARD_NEGATIVE_LABEL,
-  toListGrid,
 } from './data/lists.js';
-export type { TrainingList, RankTransform, ListSampling, PreparedList } from './data/lists.js';
+export type { TrainingList, RankTransform } from './data/lists.js';
+export { prepareList } from './training/list-sampling.js';
+export type { ListSampling, PreparedList } from './training/list-sampling.js';
+export { toListGrid } from './models/list-grid.js';
 export { Trainer, NonFiniteLossError, TrainingInterruptedError, verifyCheckpoint } from './training/trainer.js';
 export type { TrainerConfig, TrainResult, Grads } from './training/trainer.js';
 export type { TrainableRanker } from './models/ranker.js';

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import { getLoss } from '../../src/losses/registry.js';
 import { LlamaModel } from '../../src/models/llama/model.js';
-import { ReasonMap } from '../../src/data/rra-gpt.js';
+import { ReasonMap } from '../../src/models/rra-gpt/reasons.js';
 import { FrozenStateCache } from '../../src/models/rra-gpt/frozen-cache.js';
 import { RraGpt } from '../../src/models/rra-gpt/ranker.js';
 import { TextTokenizer } from '../../src/tokenization/tokenizer.js';

@@ -2,8 +2,10 @@
 import { expect } from 'chai';
 import {
   HARD_NEGATIVE_LABEL, linearRank, listFromRanking, listsFromPermutations, listsFromQrels, listsFromTeacherLabels,
-  listsFromTeacherRun, prepareList, reciprocalRank, toListGrid,
+  listsFromTeacherRun, reciprocalRank,
 } from '../../src/data/lists.js';
+import { prepareList } from '../../src/training/list-sampling.js';
+import { toListGrid } from '../../src/models/list-grid.js';
 import { SeededRandom } from '../../src/utils/random.js';
 import * as tf from '@tensorflow/tfjs-core';
 

@@ -16,7 +16,7 @@ import type { BertOutputs } from '../bert/model.js';
 import { CrossEncoder, type CrossEncoderOptions, type PairBatch, type ScoreOptions } from '../cross-encoder.js';
 import { DEFAULT_SELECTION, SELECT_REASON_NAMES, selectTokensFromTensor, specialTokenIds, type TokenSelection, type TokenSelectionConfig } from './selection.js';
 import { TermControlLayer, type TclPooling } from './tcl.js';
-import { toListGrid } from '../../data/lists.js';
+import { toListGrid } from '../list-grid.js';
 import { readJsonObject } from '../../io/json.js';
 import { resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../../hub/index.js';
 import { rraBertCard } from '../cards.js';

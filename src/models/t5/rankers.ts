@@ -20,7 +20,7 @@ import { writeModelCard, type ModelCardData } from '../common/model-card.js';
 import type { T5Config } from './config.js';
 import { loadT5, T5Model } from './model.js';
 import { resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../../hub/index.js';
-import { toListGrid } from '../../data/lists.js';
+import { toListGrid } from '../list-grid.js';
 
 export type T5Head = 'monot5' | 'rankt5' | 'rankt5-encoder' | 'twolar';
 export const T5_HEADS: T5Head[] = ['monot5', 'rankt5', 'rankt5-encoder', 'twolar'];
