@@ -220,7 +220,7 @@ export class Trainer {
           const { value, grads } = tf.variableGrads(() => {
             let r: LossResult;
             if (this.model.trainingLoss) {
-              r = this.model.trainingLoss(batch, labels, mask, this.loss);
+              r = this.model.trainingLoss(batch, labels, mask, this.loss, mb.slot);
             } else {
               r = this.lossOf(this.scatter(this.model.forward(batch, true), mb), labels, mask);
             }
