@@ -34,7 +34,8 @@ import { initBackend } from '../src/backend/index.js';
 import { benchOptions } from './options.js';
 import { readBm25Json, readQrels, type CandidateList, type Qrels } from '../src/data/index.js';
 import { evaluateRun, pairedTTest, randomizationTest } from '../src/evaluation/index.js';
-import { RraGpt, readRraGptData, FrozenStateCache, type RraGptOptions } from '../src/models/rra-gpt/index.js';
+import { RraGpt, FrozenStateCache, type RraGptOptions } from '../src/models/rra-gpt/index.js';
+import { readRraGptData } from '../src/data/rra-gpt.js';
 import { Trainer } from '../src/training/trainer.js';
 
 const { opt, num } = benchOptions([

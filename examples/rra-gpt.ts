@@ -9,7 +9,8 @@ import path from 'node:path';
 import { initBackend } from '../src/backend/index.js';
 import { readBm25Json, readQrels } from '../src/data/index.js';
 import { evaluateRun } from '../src/evaluation/index.js';
-import { RraGpt, readRraGptData } from '../src/models/rra-gpt/index.js';
+import { RraGpt } from '../src/models/rra-gpt/index.js';
+import { readRraGptData } from '../src/data/rra-gpt.js';
 import { TextTokenizer } from '../src/tokenization/tokenizer.js';
 import { Trainer } from '../src/training/trainer.js';
 
