@@ -37,7 +37,7 @@ import { reciprocalRankFusion, roundRobin } from '../src/retrieval/fusion.js';
 import { buildRankingMessages, formatRanking } from '../src/teacher/prompt.js';
 import { windowSpans } from '../src/teacher/listwise.js';
 import { TextTokenizer } from '../src/tokenization/tokenizer.js';
-import { SeededRandom } from '../src/training/random.js';
+import { SeededRandom } from '../src/utils/random.js';
 import { defaultDataDir } from '../src/training/recipe.js';
 
 const args = process.argv.slice(2);
