@@ -94,7 +94,8 @@ export class CrossEncoder extends PairRanker<PairBatch> {
     if (tokenizer === undefined && hasTokenizer(dir)) {
       tokenizer = dir;
     }
-    const model = new CrossEncoder(config, { ...opts, tokenizer });
+    // The length the model was saved with (tokenizer_config.json model_max_length, as transformers reads it).
+    const model = new CrossEncoder(config, { ...opts, tokenizer, maxLength: opts.maxLength ?? savedMaxLength(dir) });
     let report: LoadReport;
     model.modelCard.baseModel = idOrPath;
     try {
@@ -192,4 +193,12 @@ export class CrossEncoder extends PairRanker<PairBatch> {
   dispose(): void {
     this.bert.dispose();
   }
+}
+
+/** tokenizer_config.json's model_max_length in `dir`, when it states a usable one. */
+function savedMaxLength(dir: string): number | undefined {
+  const file = path.join(dir, 'tokenizer_config.json');
+  if (!fs.existsSync(file)) return undefined;
+  const v = readJsonObject(file).model_max_length;
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
 }
