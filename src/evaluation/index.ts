@@ -3,3 +3,9 @@ export { evaluateRun, parseMeasures, rankQuery, SUPPORTED_MEASURES } from './mea
 export type { EvaluateOptions, EvaluationResult, MeasureSpec } from './measures.js';
 export { pairedTTest, randomizationTest, studentTTwoSided, regularizedIncompleteBeta, logGamma } from './significance.js';
 export type { TTestResult, RandomizationResult } from './significance.js';
+export {
+  evaluateReranking, scoreCandidates, candidatePairs, candidateScores, scoresToRun, measureScores, compareSystems,
+} from './reranking.js';
+export type {
+  CandidateScores, MeasureRequest, MeasuredScores, Comparison, ScoreCandidatesOptions, RerankEvaluationOptions, RerankEvaluation,
+} from './reranking.js';
