@@ -13,14 +13,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { initBackend } from '../src/backend/index.js';
-import { readBm25Json, readQrels, type CandidateList, type Qrels, type RunEntry } from '../src/data/index.js';
-import { evaluateRun, pairedTTest } from '../src/evaluation/index.js';
-import { fetchModel } from '../src/hub/index.js';
-import { BiEncoder } from '../src/models/bi-encoder/index.js';
-import { DenseIndex } from '../src/retrieval/dense.js';
-import { interpolateScores, reciprocalRankFusion, runOrder } from '../src/retrieval/fusion.js';
-import { defaultDataDir } from '../src/training/recipe.js';
+import { initBackend, readBm25Json, readQrels, type CandidateList, type Qrels, type RunEntry, evaluateRun, pairedTTest, fetchModel, BiEncoder } from 'rankdistill';
+import { defaultDataDir } from 'rankdistill/recipes';
+import { DenseIndex, interpolateScores, reciprocalRankFusion, runOrder } from 'rankdistill/retrieval';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // The repository root, from bench/ (tsx) or dist/bench/ (compiled).

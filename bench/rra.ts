@@ -17,10 +17,9 @@
 // Data: $RANKDISTILL_DATA (default ../shared/data).
 import fs from 'node:fs';
 import path from 'node:path';
-import { CrossEncoder, DEMO_DEFAULTS, defaultDataDir, initBackend, loadTeacherLists, Trainer } from '../src/index.js';
-import { readBm25Json, readCorpusTsv, readQrels, type CandidateList, type Qrels } from '../src/data/index.js';
-import { evaluateRun, pairedTTest, randomizationTest } from '../src/evaluation/index.js';
-import { RraBert, type RraBertConfig } from '../src/models/rra-bert/index.js';
+import { CrossEncoder, initBackend, Trainer, readBm25Json, readCorpusTsv, readQrels, type CandidateList, type Qrels, evaluateRun, pairedTTest, randomizationTest, RraBert } from 'rankdistill';
+import type { RraBertConfig } from 'rankdistill/models';
+import { DEMO_DEFAULTS, defaultDataDir, loadTeacherLists } from 'rankdistill/recipes';
 import { benchOptions } from './options.js';
 
 const { opt, num } = benchOptions(['seeds', 'steps', 'lists', 'list-size', 'eval-top', 'max-length', 'hidden', 'layers', 'lambda', 'combined', 'pooling', 'source', 'threshold', 'sel-top-k', 'loss', 'lr', 'out']);

@@ -5,10 +5,8 @@
 // Run: npx tsx examples/rra-bert.ts   (RRA_STEPS, RRA_EVAL_TOP, RRA_OUT to change the sizes/output)
 // Data: $RANKDISTILL_DATA (default ../shared/data).
 import path from 'node:path';
-import { DEMO_DEFAULTS, defaultDataDir, initBackend, loadTeacherLists, Trainer } from '../src/index.js';
-import { readBm25Json, readQrels } from '../src/data/index.js';
-import { evaluateRun } from '../src/evaluation/index.js';
-import { RraBert } from '../src/models/rra-bert/index.js';
+import { initBackend, Trainer, readBm25Json, readQrels, evaluateRun, RraBert } from 'rankdistill';
+import { DEMO_DEFAULTS, defaultDataDir, loadTeacherLists } from 'rankdistill/recipes';
 
 const steps = Number(process.env.RRA_STEPS ?? 200);
 const evalTop = Number(process.env.RRA_EVAL_TOP ?? 50);

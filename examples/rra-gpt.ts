@@ -6,13 +6,9 @@
 // Data: $RANKDISTILL_DATA (default ../shared/data). Tokenizer: the BERT uncased WordPiece files.
 import fs from 'node:fs';
 import path from 'node:path';
-import { initBackend } from '../src/backend/index.js';
-import { readBm25Json, readQrels } from '../src/data/index.js';
-import { evaluateRun } from '../src/evaluation/index.js';
-import { RraGpt } from '../src/models/rra-gpt/index.js';
-import { readRraGptData } from '../src/data/rra-gpt.js';
-import { TextTokenizer } from '../src/tokenization/tokenizer.js';
-import { Trainer } from '../src/training/trainer.js';
+import { initBackend, readBm25Json, readQrels, evaluateRun, RraGpt, Trainer } from 'rankdistill';
+import { readRraGptData } from 'rankdistill/data';
+import { TextTokenizer } from 'rankdistill/tokenization';
 
 const steps = Number(process.env.RRA_GPT_STEPS ?? 100);
 const evalTop = Number(process.env.RRA_GPT_EVAL_TOP ?? 20);

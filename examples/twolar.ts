@@ -24,13 +24,8 @@
 //   npx tsx examples/twolar.ts [--full] [--init DIR] [--epochs N] [--lr X] [--out DIR]
 import fs from 'node:fs';
 import path from 'node:path';
-import { initBackend } from '../src/backend/index.js';
-import { readBm25Json, readQrels, readTrecRun } from '../src/data/index.js';
-import { evaluateRun } from '../src/evaluation/index.js';
-import { T5Ranker } from '../src/models/t5/rankers.js';
-import { listsFromTeacherRun, reciprocalRank, type TrainingList } from '../src/data/lists.js';
-import { SeededRandom } from '../src/utils/random.js';
-import { Trainer, type TrainerConfig } from '../src/training/trainer.js';
+import { initBackend, readBm25Json, readQrels, readTrecRun, evaluateRun, T5Ranker, listsFromTeacherRun, reciprocalRank, type TrainingList, Trainer, type TrainerConfig } from 'rankdistill';
+import { SeededRandom } from 'rankdistill/utils';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
