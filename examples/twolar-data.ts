@@ -1,4 +1,4 @@
-// TWOLAR's data construction (Baldelli et al., ECIR 2024, §3; system.md §5.4), run for real on the TREC
+// TWOLAR's data construction (Baldelli et al., ECIR 2024, §3), run for real on the TREC
 // DL collections with what is reachable here:
 //   corpus          the passages of the DL19 and DL20 BM25 top-100 files (~9.7k distinct passages)
 //   pseudo-queries  sentence cropping (SentenceCropper: a sentence, or a span of one, cut from a passage),

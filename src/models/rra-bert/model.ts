@@ -1,8 +1,9 @@
-// RRA-BERT (RRADistill, system.md §3.3): a monoBERT cross-encoder trained with Token Selection and
-// the Term Control Layer. Training: s from the [CLS] head, t from the TCL over the selected tokens,
-// loss = L_rank(s) + λ·L_rank(t) (+ μ·L_rank(s + t)). Inference: the [CLS] head alone — the model
-// *is* a CrossEncoder (`encoder`), saved as a plain HF BertForSequenceClassification checkpoint; the
-// TCL weights go to a side file that HF never reads.
+// RRA-BERT (RRADistill, Choi et al., EMNLP 2024 Industry Track): a monoBERT cross-encoder trained with
+// Token Selection and the Term Control Layer (the paper gives no equations: both are our design,
+// described in ./selection.ts and ./tcl.ts). Training: s from the [CLS] head, t from the TCL over the
+// selected tokens, loss = L_rank(s) + λ·L_rank(t) (+ μ·L_rank(s + t)). Inference: the [CLS] head
+// alone — the model *is* a CrossEncoder (`encoder`), saved as a plain HF BertForSequenceClassification
+// checkpoint; the TCL weights go to a side file that HF never reads.
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';

@@ -1,5 +1,5 @@
 // Re-rankers on T5, all scored from one decoder step with decoder_input_ids = [decoder_start_token_id]
-// (system.md §3.4), except RankT5's encoder-only variant:
+// (as in the monoT5, RankT5 and TWOLAR papers), except RankT5's encoder-only variant:
 //   monoT5   `Query: q Document: d Relevant:`  softmax([z_true, z_false])[true] (its log by default)
 //   RankT5   `Query: q Document: d`            z of <extra_id_10>
 //   RankT5-enc `Query: q Document: d`          encoder first-token / mean state → dense → scalar
@@ -61,7 +61,7 @@ function hasRelevantSuffix(head: T5Head): boolean {
   return head === 'monot5' || head === 'twolar';
 }
 
-/** The input text of a head (system.md §3.4). */
+/** The input text of a head (the table at the top of this file). */
 export function t5InputText(head: T5Head, query: string, doc: string): string {
   return `Query: ${query} Document: ${doc}${hasRelevantSuffix(head) ? ' Relevant:' : ''}`;
 }
