@@ -17,7 +17,7 @@ export interface ScoringPlan<B> {
   batch(indices: number[]): Promise<B>;
 }
 
-export abstract class PairRanker<B> implements TrainableRanker<B>, Ranker {
+export abstract class PairRanker<B, O extends ScoreOptions = ScoreOptions> implements TrainableRanker<B>, Ranker {
   /** What the README.md model card says about how the model was made (the Trainer fills it in). */
   modelCard: ModelCardData = {};
   protected tok: TextTokenizer | null = null;
@@ -45,8 +45,13 @@ export abstract class PairRanker<B> implements TrainableRanker<B>, Ranker {
     return { lengths: pairs.map((p) => p[0].length + p[1].length), batch: (idx) => this.encodeForTraining(idx.map((i) => pairs[i])) };
   }
 
+  /** The scores of one batch in eval mode (default: forward); a subclass may score by other options. */
+  protected scoreBatch(batch: B, _opts: O): tf.Tensor1D {
+    return this.forward(batch, false);
+  }
+
   /** Relevance scores of (query, document) pairs in eval mode, in input order. */
-  async score(pairs: Array<[string, string]>, opts: ScoreOptions = {}): Promise<number[]> {
+  async score(pairs: Array<[string, string]>, opts: O = {} as O): Promise<number[]> {
     const batchSize = opts.batchSize ?? 32;
     const out = new Array<number>(pairs.length);
     const plan = await this.scoringPlan(pairs);
@@ -57,7 +62,7 @@ export abstract class PairRanker<B> implements TrainableRanker<B>, Ranker {
       const batch = await plan.batch(idx);
       let scores: tf.Tensor1D;
       try {
-        scores = this.forward(batch, false);
+        scores = this.scoreBatch(batch, opts);
       } finally {
         this.disposeBatch(batch);
       }
@@ -71,7 +76,7 @@ export abstract class PairRanker<B> implements TrainableRanker<B>, Ranker {
   }
 
   /** Documents sorted by descending score (ties keep input order). */
-  async rank(query: string, docs: string[], opts: ScoreOptions & { topK?: number } = {}): Promise<RankedDocument[]> {
+  async rank(query: string, docs: string[], opts: O & { topK?: number } = {} as O): Promise<RankedDocument[]> {
     const scores = await this.score(
       docs.map((d) => [query, d] as [string, string]),
       opts,
