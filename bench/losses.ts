@@ -9,8 +9,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/backend/index.js';
-import { getLoss } from '../src/losses/index.js';
+import { initBackend, getLoss } from 'rankdistill';
 // @ts-expect-error plain .mjs script without type declarations
 import { ensureLossPeer } from '../scripts/loss-peer-venv.mjs';
 

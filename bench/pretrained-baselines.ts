@@ -13,14 +13,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { initBackend } from '../src/backend/index.js';
-import { readBm25Json, readQrels, type CandidateList, type Qrels, type RunEntry } from '../src/data/index.js';
-import { evaluateRun, pairedTTest } from '../src/evaluation/index.js';
-import { fetchModel } from '../src/hub/index.js';
-import { BiEncoder } from '../src/models/bi-encoder/index.js';
-import { DenseIndex } from '../src/retrieval/dense.js';
-import { interpolateScores, reciprocalRankFusion, runOrder } from '../src/retrieval/fusion.js';
-import { defaultDataDir } from '../src/training/recipe.js';
+import { initBackend, readBm25Json, readQrels, type CandidateList, type Qrels, pairedTTest, fetchModel, BiEncoder } from 'rankdistill';
+import { measureScores, type CandidateScores } from 'rankdistill/evaluation';
+import { defaultDataDir } from 'rankdistill/recipes';
+import { DenseIndex, interpolateScores, reciprocalRankFusion, runOrder } from 'rankdistill/retrieval';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // The repository root, from bench/ (tsx) or dist/bench/ (compiled).
@@ -66,15 +62,13 @@ for qi, c in enumerate(lists):
 print(json.dumps({"scores": out, "seconds": time.time() - t, "similarity": model.similarity_fn_name}))
 `;
 
-type Scores = Map<string, Map<string, number>>;
+type Scores = CandidateScores;
 
-function toRun(scores: Scores, tag: string): Map<string, RunEntry[]> {
-  return new Map([...scores].map(([qid, m]) => [qid, [...m].map(([docid, score], i) => ({ qid, docid, rank: i + 1, score, tag }))]));
-}
-
+/** nDCG@10: the mean over judged queries, and each judged query's value. */
 function perQuery(qrels: Qrels, scores: Scores): { mean: number; byQuery: Map<string, number> } {
-  const r = evaluateRun(qrels, toRun(scores, 'x'), ['ndcg_cut_10']);
-  return { mean: r.aggregate.ndcg_cut_10, byQuery: new Map([...r.perQuery].map(([q, m]) => [q, m.ndcg_cut_10])) };
+  const judged = [...scores.keys()].filter((q) => qrels.has(q));
+  const m = measureScores(qrels, scores, ['ndcg_cut_10'], { queries: judged });
+  return { mean: m.aggregate.ndcg_cut_10, byQuery: new Map(judged.map((q, i) => [q, m.perQuery.ndcg_cut_10[i]])) };
 }
 
 function fuse(lists: CandidateList[], dense: Scores, how: { rrf: true } | { weight: number }): Scores {

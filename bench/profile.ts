@@ -3,8 +3,7 @@
 // --batch 32 --infer]`. Kernel times come from tf.profile (the backend's own timer).
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/backend/index.js';
-import { CrossEncoder } from '../src/models/cross-encoder.js';
+import { initBackend, CrossEncoder } from 'rankdistill';
 
 const { values } = parseArgs({
   options: {

@@ -30,12 +30,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/backend/index.js';
+import { initBackend, readBm25Json, readQrels, type CandidateList, type Qrels, evaluateRun, pairedTTest, randomizationTest, RraGpt, Trainer } from 'rankdistill';
+import { readRraGptData } from 'rankdistill/data';
+import { FrozenStateCache, type RraGptOptions } from 'rankdistill/models';
 import { benchOptions } from './options.js';
-import { readBm25Json, readQrels, type CandidateList, type Qrels } from '../src/data/index.js';
-import { evaluateRun, pairedTTest, randomizationTest } from '../src/evaluation/index.js';
-import { RraGpt, readRraGptData, FrozenStateCache, type RraGptOptions } from '../src/models/rra-gpt/index.js';
-import { Trainer } from '../src/training/trainer.js';
 
 const { opt, num } = benchOptions([
   'seeds', 'steps', 'lists', 'train-layers', 'eval-top', 'prompt-length', 'reason-tokens', 'alpha', 'beta', 'relevant-top', 'loss', 'lr', 'sets', 'model',

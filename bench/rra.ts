@@ -33,10 +33,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { CrossEncoder, DEMO_DEFAULTS, defaultDataDir, initBackend, LUCENE_ENGLISH_STOP_WORDS, loadTeacherLists, SeededRandom, Trainer } from '../src/index.js';
-import { readBm25Json, readCorpusTsv, readQrels, type CandidateList, type Qrels } from '../src/data/index.js';
-import { evaluateRun, pairedTTest, randomizationTest } from '../src/evaluation/index.js';
-import { RraBert, selectTokens, specialTokenIds, type RraBertConfig, type TokenSelectionConfig } from '../src/models/rra-bert/index.js';
+import { CrossEncoder, initBackend, Trainer, readBm25Json, readCorpusTsv, readQrels, type CandidateList, type Qrels, evaluateRun, pairedTTest, randomizationTest, RraBert } from 'rankdistill';
+import { selectTokens, specialTokenIds, type RraBertConfig, type TokenSelectionConfig } from 'rankdistill/models';
+import { LUCENE_ENGLISH_STOP_WORDS } from 'rankdistill/retrieval';
+import { SeededRandom } from 'rankdistill/utils';
+import { DEMO_DEFAULTS, defaultDataDir, loadTeacherLists } from 'rankdistill/recipes';
 import { benchOptions } from './options.js';
 
 const { opt, num } = benchOptions([

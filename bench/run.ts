@@ -13,12 +13,9 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/backend/index.js';
-import { CrossEncoder } from '../src/models/cross-encoder.js';
-import { TextTokenizer } from '../src/tokenization/tokenizer.js';
-import { AdamW, clipByGlobalNorm } from '../src/training/optimizer.js';
-import { getLoss } from '../src/losses/registry.js';
-import { readBm25Json } from '../src/data/index.js';
+import { initBackend, CrossEncoder, getLoss, readBm25Json } from 'rankdistill';
+import { TextTokenizer } from 'rankdistill/tokenization';
+import { AdamW, clipByGlobalNorm } from 'rankdistill/training';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.basename(path.dirname(here)) === 'dist' ? path.resolve(here, '..', '..') : path.resolve(here, '..');

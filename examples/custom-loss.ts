@@ -11,8 +11,8 @@
 // Run: npx tsx examples/custom-loss.ts
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/backend/index.js';
-import { checkOptions, getLoss, registerLoss, safeDiv, sanitize, type RankingLoss } from '../src/losses/index.js';
+import { initBackend, getLoss, registerLoss, type RankingLoss } from 'rankdistill';
+import { checkOptions, safeDiv, sanitize } from 'rankdistill/losses';
 
 export interface Top1HingeOptions {
   /** Required score gap between the best-labelled item and every other item. Default 1. */

@@ -1,7 +1,6 @@
-// The main job (`npm run demo`): distil the LLM teacher into a small BERT cross-encoder trained from
-// scratch, rerank DL20's BM25 top-100, and compare with BM25. Uses only the public API.
-// Data: $RANKDISTILL_DATA (default ../shared/data). Output: runs/demo/ (log, report, model).
-import { initBackend, runDistillation } from '../src/index.js';
+
+import { initBackend } from 'rankdistill';
+import { runDistillation } from 'rankdistill/recipes';
 
 const info = await initBackend();
 console.log(`rankdistill demo on backend ${info.backend} (${info.package}@${info.version}, ${info.threads} threads)`);

@@ -5,10 +5,9 @@
 // Run: npx tsx examples/rra-bert.ts   (RRA_STEPS, RRA_EVAL_TOP, RRA_OUT to change the sizes/output)
 // Data: $RANKDISTILL_DATA (default ../shared/data).
 import path from 'node:path';
-import { DEMO_DEFAULTS, defaultDataDir, initBackend, loadTeacherLists, Trainer } from '../src/index.js';
-import { readBm25Json, readQrels } from '../src/data/index.js';
-import { evaluateRun } from '../src/evaluation/index.js';
-import { RraBert } from '../src/models/rra-bert/index.js';
+import { initBackend, Trainer, readBm25Json, readQrels, RraBert } from 'rankdistill';
+import { candidatePairs, candidateScores, measureScores } from 'rankdistill/evaluation';
+import { DEMO_DEFAULTS, defaultDataDir, loadTeacherLists } from 'rankdistill/recipes';
 
 const steps = Number(process.env.RRA_STEPS ?? 200);
 const evalTop = Number(process.env.RRA_EVAL_TOP ?? 50);
@@ -51,12 +50,8 @@ console.log(`trained ${tr.steps} steps in ${tr.seconds.toFixed(0)} s`);
 // Rerank DL20 with and without the TCL: the [CLS] scores are the same numbers either way.
 const qrels = await readQrels(data('trec-dl-2020-passage', 'qrels.txt'));
 const dl20 = (await readBm25Json(data('trec-dl-2020-passage', 'bm25-top100.json'))).filter((c) => qrels.has(c.qid));
-const pairs = dl20.flatMap((c) => c.hits.slice(0, evalTop).map((h) => [c.query, h.text] as [string, string]));
-const runOf = (scores: number[]) => {
-  let k = 0;
-  return new Map(dl20.map((c) => [c.qid, c.hits.slice(0, evalTop).map((h, i) => ({ qid: c.qid, docid: h.docid, rank: i + 1, score: scores[k++], tag: 'rra' }))]));
-};
-const nd = (scores: number[]) => evaluateRun(qrels, runOf(scores), ['ndcg_cut_10']).aggregate.ndcg_cut_10.toFixed(4);
+const pairs = candidatePairs(dl20, evalTop);
+const nd = (scores: number[] | ((h: unknown, i: number) => number)) => measureScores(qrels, candidateScores(dl20, scores, evalTop), ['ndcg_cut_10']).aggregate.ndcg_cut_10.toFixed(4);
 let t = Date.now();
 const plain = await model.score(pairs, { batchSize: 64 });
 const plainS = (Date.now() - t) / 1000;
@@ -64,7 +59,7 @@ t = Date.now();
 const withTcl = await model.scoreWithTcl(pairs, { batchSize: 64 });
 const tclS = (Date.now() - t) / 1000;
 const maxDiff = Math.max(...plain.map((v, i) => Math.abs(v - withTcl.s[i])));
-console.log(`DL20 nDCG@10 (top ${evalTop}): BM25 ${nd(dl20.flatMap((c) => c.hits.slice(0, evalTop).map((_, i) => -i)))}, RRA-BERT [CLS] ${nd(plain)} (${plainS.toFixed(1)} s), ` +
+console.log(`DL20 nDCG@10 (top ${evalTop}): BM25 ${nd((_h, i) => -i)}, RRA-BERT [CLS] ${nd(plain)} (${plainS.toFixed(1)} s), ` +
   `[CLS] computed alongside the TCL ${nd(withTcl.s)} (${tclS.toFixed(1)} s; max |Δ score| ${maxDiff.toExponential(1)}), s + t ${nd(plain.map((v, i) => v + withTcl.t[i]))}`);
 
 // What Token Selection picked for the first DL20 query and its top BM25 passage.

@@ -6,12 +6,9 @@
 // Data: $RANKDISTILL_DATA (default ../shared/data). Tokenizer: the BERT uncased WordPiece files.
 import fs from 'node:fs';
 import path from 'node:path';
-import { initBackend } from '../src/backend/index.js';
-import { readBm25Json, readQrels } from '../src/data/index.js';
-import { evaluateRun } from '../src/evaluation/index.js';
-import { RraGpt, readRraGptData } from '../src/models/rra-gpt/index.js';
-import { TextTokenizer } from '../src/tokenization/tokenizer.js';
-import { Trainer } from '../src/training/trainer.js';
+import { initBackend, readBm25Json, readQrels, evaluateReranking, RraGpt, Trainer } from 'rankdistill';
+import { readRraGptData } from 'rankdistill/data';
+import { TextTokenizer } from 'rankdistill/tokenization';
 
 const steps = Number(process.env.RRA_GPT_STEPS ?? 100);
 const evalTop = Number(process.env.RRA_GPT_EVAL_TOP ?? 20);
@@ -67,12 +64,9 @@ console.log(`trained ${res.steps} steps in ${res.seconds.toFixed(0)} s; loss ${r
 // Rerank DL20 (prompt forward pass + ranking layer only).
 const qrels = await readQrels(data('trec-dl-2020-passage', 'qrels.txt'));
 const dl20 = (await readBm25Json(data('trec-dl-2020-passage', 'bm25-top100.json'))).filter((c) => qrels.has(c.qid));
-const pairs = dl20.flatMap((c) => c.hits.slice(0, evalTop).map((h) => [c.query, h.text] as [string, string]));
-const scores = await model.score(pairs, { batchSize: 64 });
-let k = 0;
-const run = new Map(dl20.map((c) => [c.qid, c.hits.slice(0, evalTop).map((h, i) => ({ qid: c.qid, docid: h.docid, rank: i + 1, score: scores[k++], tag: 'rra-gpt' }))]));
-const bm25 = new Map(dl20.map((c) => [c.qid, c.hits.slice(0, evalTop).map((h, i) => ({ qid: c.qid, docid: h.docid, rank: i + 1, score: h.score, tag: 'bm25' }))]));
-console.log(`DL20 nDCG@10 (top ${evalTop} reranked): RRA-GPT ${evaluateRun(qrels, run, ['ndcg_cut_10']).aggregate.ndcg_cut_10.toFixed(4)}, BM25 ${evaluateRun(qrels, bm25, ['ndcg_cut_10']).aggregate.ndcg_cut_10.toFixed(4)}`);
+const ev = await evaluateReranking((pairs) => model.score(pairs, { batchSize: 64 }), { lists: dl20, qrels }, { topK: evalTop, calls: 'set', baseline: 'first-stage' });
+const vs = ev.baseline!.comparison.ndcg_cut_10;
+console.log(`DL20 nDCG@10 (top ${evalTop} reranked): RRA-GPT ${ev.aggregate.ndcg_cut_10.toFixed(4)}, BM25 ${ev.baseline!.aggregate.ndcg_cut_10.toFixed(4)} (paired t-test p = ${vs.tTestP.toPrecision(3)})`);
 
 // Why? Generate the answer and the reason for the top BM25 passage of the first query.
 const ex = await model.explain(dl20[0].query, dl20[0].hits[0].text);

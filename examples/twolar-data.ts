@@ -1,4 +1,4 @@
-// TWOLAR's data construction (Baldelli et al., ECIR 2024, §3; system.md §5.4), run for real on the TREC
+// TWOLAR's data construction (Baldelli et al., ECIR 2024, §3), run for real on the TREC
 // DL collections with what is reachable here:
 //   corpus          the passages of the DL19 and DL20 BM25 top-100 files (~9.7k distinct passages)
 //   pseudo-queries  sentence cropping (SentenceCropper: a sentence, or a span of one, cut from a passage),
@@ -26,19 +26,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SentenceCropper, augmentQueries } from '../src/augmentation/index.js';
-import { initBackend } from '../src/backend/index.js';
-import { readBm25Json, type CandidateList } from '../src/data/index.js';
-import { fetchModel } from '../src/hub/index.js';
-import { BiEncoder } from '../src/models/bi-encoder/index.js';
-import { Bm25Index } from '../src/retrieval/bm25.js';
-import { DenseIndex } from '../src/retrieval/dense.js';
-import { reciprocalRankFusion, roundRobin } from '../src/retrieval/fusion.js';
-import { buildRankingMessages, formatRanking } from '../src/teacher/prompt.js';
-import { windowSpans } from '../src/teacher/listwise.js';
-import { TextTokenizer } from '../src/tokenization/tokenizer.js';
-import { SeededRandom } from '../src/training/random.js';
-import { defaultDataDir } from '../src/training/recipe.js';
+import { initBackend, readBm25Json, type CandidateList, fetchModel, BiEncoder } from 'rankdistill';
+import { SentenceCropper, augmentQueries } from 'rankdistill/augmentation';
+import { defaultDataDir } from 'rankdistill/recipes';
+import { Bm25Index, DenseIndex, reciprocalRankFusion, roundRobin } from 'rankdistill/retrieval';
+import { buildRankingMessages, formatRanking, windowSpans } from 'rankdistill/teacher';
+import { TextTokenizer } from 'rankdistill/tokenization';
+import { SeededRandom } from 'rankdistill/utils';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {

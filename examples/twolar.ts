@@ -24,13 +24,8 @@
 //   npx tsx examples/twolar.ts [--full] [--init DIR] [--epochs N] [--lr X] [--out DIR]
 import fs from 'node:fs';
 import path from 'node:path';
-import { initBackend } from '../src/backend/index.js';
-import { readBm25Json, readQrels, readTrecRun } from '../src/data/index.js';
-import { evaluateRun } from '../src/evaluation/index.js';
-import { T5Ranker } from '../src/models/t5/rankers.js';
-import { listsFromTeacherRun, reciprocalRank, type TrainingList } from '../src/training/lists.js';
-import { SeededRandom } from '../src/training/random.js';
-import { Trainer, type TrainerConfig } from '../src/training/trainer.js';
+import { initBackend, readBm25Json, readQrels, readTrecRun, evaluateReranking, T5Ranker, listsFromTeacherRun, reciprocalRank, type TrainingList, Trainer, type TrainerConfig } from 'rankdistill';
+import { SeededRandom } from 'rankdistill/utils';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -98,17 +93,9 @@ async function pairAgreement(): Promise<number> {
 
 /** nDCG@10 of the held-out queries: BM25 order, and the student's reranking of the BM25 top-k. */
 async function devNdcg(): Promise<{ student: number; bm25: number }> {
-  type Entry = { qid: string; docid: string; rank: number; score: number; tag: string };
-  const student = new Map<string, Entry[]>();
-  const bm25 = new Map<string, Entry[]>();
-  for (const c of dl19.filter((x) => devQids.has(x.qid))) {
-    const hits = c.hits.slice(0, S.rerankDepth);
-    const s = await ranker.score(hits.map((h) => [c.query, h.text] as [string, string]), { batchSize: 64 });
-    student.set(c.qid, hits.map((h, i) => ({ qid: c.qid, docid: h.docid, rank: i + 1, score: s[i], tag: 'twolar' })));
-    bm25.set(c.qid, hits.map((h, i) => ({ qid: c.qid, docid: h.docid, rank: i + 1, score: h.score, tag: 'bm25' })));
-  }
-  const m = (run: Map<string, Entry[]>) => evaluateRun(qrels, run, ['ndcg_cut_10']).aggregate.ndcg_cut_10;
-  return { student: m(student), bm25: m(bm25) };
+  const dev = dl19.filter((x) => devQids.has(x.qid));
+  const r = await evaluateReranking((pairs) => ranker.score(pairs, { batchSize: 64 }), { lists: dev, qrels }, { topK: S.rerankDepth, baseline: 'first-stage' });
+  return { student: r.aggregate.ndcg_cut_10, bm25: r.baseline!.aggregate.ndcg_cut_10 };
 }
 
 const agreeBefore = await pairAgreement();

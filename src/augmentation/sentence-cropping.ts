@@ -2,7 +2,7 @@
 // cut from a passage becomes a pseudo-query for it. Seeded per passage, so the crops of a passage do
 // not depend on the order passages are processed in. (our design: lengths and the sentence/span mix)
 import { split } from 'sentence-splitter';
-import { SeededRandom } from '../training/random.js';
+import { SeededRandom } from '../utils/random.js';
 
 /** Makes pseudo-queries from a passage. docT5query (the T5 generator) implements it too. */
 export interface QueryGenerator {

@@ -11,3 +11,9 @@ export { readReason2Rank } from './reason2rank.js';
 export type { Reason2RankRecord, Reason2RankResult } from './reason2rank.js';
 export { readLines } from './records.js';
 export type { BadRecord, ReadOptions } from './records.js';
+export {
+  listFromRanking, listsFromTeacherRun, listsFromPermutations, listsFromQrels, listsFromTeacherLabels, reciprocalRank, linearRank, HARD_NEGATIVE_LABEL,
+} from './lists.js';
+export type { TrainingList, RankTransform } from './lists.js';
+export { readRraGptData, rraGptDataFromRecords, passageReasons } from './rra-gpt.js';
+export type { RraGptData } from './rra-gpt.js';

@@ -1,5 +1,11 @@
 // trec_eval-exact ranking measures and paired significance tests.
-export { evaluateRun, parseMeasures, rankQuery, SUPPORTED_MEASURES } from './measures.js';
+export { evaluateRun, parseMeasures, SUPPORTED_MEASURES } from './measures.js';
 export type { EvaluateOptions, EvaluationResult, MeasureSpec } from './measures.js';
-export { pairedTTest, randomizationTest, studentTTwoSided, regularizedIncompleteBeta, logGamma } from './significance.js';
+export { pairedTTest, randomizationTest } from './significance.js';
 export type { TTestResult, RandomizationResult } from './significance.js';
+export {
+  evaluateReranking, scoreCandidates, candidatePairs, candidateScores, scoresToRun, measureScores, compareSystems,
+} from './reranking.js';
+export type {
+  CandidateScores, MeasureRequest, MeasuredScores, Comparison, ScoreCandidatesOptions, RerankEvaluationOptions, RerankEvaluation,
+} from './reranking.js';

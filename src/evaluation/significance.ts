@@ -1,5 +1,5 @@
 // Paired significance tests between two systems' per-query scores (same queries, same order).
-import { SeededRandom } from '../training/random.js';
+import { SeededRandom } from '../utils/random.js';
 
 export interface TTestResult {
   t: number;

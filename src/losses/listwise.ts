@@ -3,7 +3,7 @@
 // the list weight (label sum for TF-Ranking's softmax, else 1) × the list's sample weight.
 import * as tf from '@tensorflow/tfjs-core';
 import type { RankingLoss } from './types.js';
-import { SeededRandom } from '../training/random.js';
+import { SeededRandom } from '../utils/random.js';
 import { InputError } from '../utils/errors.js';
 import { scoreRanks, toLambdaWeight, type LambdaWeight, type LambdaWeightSpec } from './lambda-weights.js';
 import { defineLoss, itemWeights, LIST_ALIASES, listWeights, reductionSpec, resolveReduction, type Reduction, type SampleWeights } from './reduction.js';

@@ -7,7 +7,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../backend/index.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { batchToTensors, TextTokenizer, type EncodedBatch, type TruncationStrategy } from '../tokenization/tokenizer.js';
-import type { TrainableRanker } from '../training/types.js';
 import { InputError } from '../utils/errors.js';
 import { bertConfig, bertConfigText, readBertConfig, type BertConfig } from './bert/config.js';
 import { BertModel, renameBertCheckpointKey, type BertInputs } from './bert/model.js';
@@ -16,7 +15,8 @@ import { readJsonObject } from '../io/json.js';
 import { resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../hub/index.js';
 import type { LoadReport } from './common/parameters.js';
 import { crossEncoderCard } from './cards.js';
-import { writeModelCard, type ModelCardData } from './common/model-card.js';
+import { PairRanker } from './pair-ranker.js';
+import type { RankedDocument, ScoreOptions } from './ranker.js';
 
 export interface CrossEncoderOptions {
   /** Tokenizer instance, or a file/directory to load one from (tokenizer.json or vocab.txt). */
@@ -49,31 +49,20 @@ export function formatLoadReport(what: string, r: CheckpointLoadReport, seed: nu
   return lines.join('\n');
 }
 
-export interface ScoreOptions {
-  /** Pairs per forward pass (default 32). */
-  batchSize?: number;
-}
-
-export interface RankedDocument {
-  /** Position of the document in the input list. */
-  index: number;
-  doc: string;
-  score: number;
-}
+/** Where these types used to live (they are the ranker contract's now: ./ranker.ts). */
+export type { RankedDocument, ScoreOptions };
 
 export type PairBatch = Required<BertInputs>;
 
-export class CrossEncoder implements TrainableRanker<PairBatch> {
+export class CrossEncoder extends PairRanker<PairBatch> {
   readonly config: BertConfig;
   readonly bert: BertModel;
   readonly maxLength: number;
   readonly truncation: TruncationStrategy;
-  /** What the README.md model card says about how the model was made (the Trainer fills it in). */
-  modelCard: ModelCardData = {};
-  private tok: TextTokenizer | null;
 
   /** A new model with freshly initialised weights; `config` keys left out take HF's BERT defaults. */
   constructor(config: Partial<BertConfig> | BertConfig, opts: CrossEncoderOptions = {}) {
+    super();
     ensureBackend();
     this.config = bertConfig(config);
     this.bert = new BertModel(this.config, opts.seed ?? 42);
@@ -105,7 +94,8 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
     if (tokenizer === undefined && hasTokenizer(dir)) {
       tokenizer = dir;
     }
-    const model = new CrossEncoder(config, { ...opts, tokenizer });
+    // The length the model was saved with (tokenizer_config.json model_max_length, as transformers reads it).
+    const model = new CrossEncoder(config, { ...opts, tokenizer, maxLength: opts.maxLength ?? savedMaxLength(dir) });
     let report: LoadReport;
     model.modelCard.baseModel = idOrPath;
     try {
@@ -126,17 +116,6 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
       console.warn(formatLoadReport('CrossEncoder (BertForSequenceClassification)', full, opts.seed ?? 42));
     }
     return model;
-  }
-
-  get tokenizer(): TextTokenizer {
-    if (!this.tok) {
-      throw new Error('this CrossEncoder has no tokenizer: pass { tokenizer: DIR_OR_FILE } or set model.tokenizer');
-    }
-    return this.tok;
-  }
-
-  set tokenizer(t: TextTokenizer) {
-    this.tok = t;
   }
 
   /** Tokenizes pairs into one padded batch. */
@@ -166,38 +145,6 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
     return tf.tidy(() => this.scoresFromLogits(this.logits(batch, training)));
   }
 
-  /** Relevance scores of (query, document) pairs, in input order. */
-  async score(pairs: Array<[string, string]>, opts: ScoreOptions = {}): Promise<number[]> {
-    const batchSize = opts.batchSize ?? 32;
-    const out = new Array<number>(pairs.length);
-    // Batching similar lengths together wastes less compute on padding.
-    const order = pairs.map((p, i) => ({ i, len: p[0].length + p[1].length })).sort((a, b) => a.len - b.len);
-    for (let s = 0; s < order.length; s += batchSize) {
-      const idx = order.slice(s, s + batchSize).map((o) => o.i);
-      const enc = await this.encode(idx.map((i) => pairs[i]));
-      const scores = tf.tidy(() => {
-        const t = batchToTensors(enc);
-        return this.forward(t, false);
-      });
-      const vals = await scores.data();
-      scores.dispose();
-      idx.forEach((i, j) => {
-        out[i] = vals[j];
-      });
-    }
-    return out;
-  }
-
-  /** Documents sorted by descending score (ties keep input order). */
-  async rank(query: string, docs: string[], opts: ScoreOptions & { topK?: number } = {}): Promise<RankedDocument[]> {
-    const scores = await this.score(
-      docs.map((d) => [query, d] as [string, string]),
-      opts,
-    );
-    const ranked = docs.map((doc, index) => ({ index, doc, score: scores[index] })).sort((a, b) => b.score - a.score || a.index - b.index);
-    return opts.topK ? ranked.slice(0, opts.topK) : ranked;
-  }
-
   /** Tokenizes pairs into tensors for training (TrainableRanker). */
   async encodeForTraining(pairs: Array<[string, string]>): Promise<PairBatch> {
     return batchToTensors(await this.encode(pairs));
@@ -225,29 +172,33 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
     fs.mkdirSync(dir, { recursive: true });
     writeSafetensors(path.join(dir, 'model.safetensors'), this.bert.params.toTensors(), { format: 'pt' });
     fs.writeFileSync(path.join(dir, 'config.json'), bertConfigText(this.config));
-    if (this.tok) {
-      this.tok.inner.save(path.join(dir, 'tokenizer.json'));
-      const tc = {
-        tokenizer_class: 'BertTokenizer',
-        do_lower_case: true,
-        model_max_length: this.maxLength,
-        cls_token: '[CLS]',
-        sep_token: '[SEP]',
-        pad_token: '[PAD]',
-        unk_token: '[UNK]',
-        mask_token: '[MASK]',
-      };
-      fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), `${JSON.stringify(tc, null, 2)}\n`);
-    }
+    this.saveTokenizer(dir, {
+      tokenizer_class: 'BertTokenizer',
+      do_lower_case: true,
+      model_max_length: this.maxLength,
+      cls_token: '[CLS]',
+      sep_token: '[SEP]',
+      pad_token: '[PAD]',
+      unk_token: '[UNK]',
+      mask_token: '[MASK]',
+    });
     this.saveModelCard(dir);
   }
 
   /** Writes (or rewrites, e.g. after a test evaluation) the README.md model card in `dir`. */
   saveModelCard(dir: string): string {
-    return writeModelCard(dir, crossEncoderCard(this), this.modelCard);
+    return this.saveCard(dir, crossEncoderCard(this));
   }
 
   dispose(): void {
     this.bert.dispose();
   }
+}
+
+/** tokenizer_config.json's model_max_length in `dir`, when it states a usable one. */
+function savedMaxLength(dir: string): number | undefined {
+  const file = path.join(dir, 'tokenizer_config.json');
+  if (!fs.existsSync(file)) return undefined;
+  const v = readJsonObject(file).model_max_length;
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
 }

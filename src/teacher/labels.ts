@@ -1,4 +1,4 @@
-// Teacher-label records (one JSON line per query, read by training/lists.ts `listsFromTeacherLabels`)
+// Teacher-label records (one JSON line per query, read by data/lists.ts `listsFromTeacherLabels`)
 // and the per-query labelling driver for both modes.
 import { describe, parseJsonObject, readLines, RecordError, tryRecord, type BadRecord, type ReadOptions } from '../data/records.js';
 import type { LlmClient } from './llm-client.js';

@@ -1,5 +1,5 @@
 // RankGPT's list-wise permutation prompt and a robust parser for its `[i] > [j] > ...` answers
-// (system.md §5.2; prompt wording from sunnweiwei/RankGPT `rank_gpt.py`, as rank_llm keeps it).
+// (RankGPT, Sun et al., EMNLP 2023; prompt wording from sunnweiwei/RankGPT `rank_gpt.py`, as rank_llm keeps it).
 import { createHash } from 'node:crypto';
 import type { ChatMessage } from './llm-client.js';
 

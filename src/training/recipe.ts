@@ -8,8 +8,8 @@ import { evaluateRun, pairedTTest, randomizationTest } from '../evaluation/index
 import type { BertConfig } from '../models/bert/config.js';
 import { CrossEncoder } from '../models/cross-encoder.js';
 import { InputError } from '../utils/errors.js';
-import { listsFromPermutations, listsFromTeacherRun, type TrainingList } from './lists.js';
-import { SeededRandom } from './random.js';
+import { listsFromPermutations, listsFromTeacherRun, type TrainingList } from '../data/lists.js';
+import { SeededRandom } from '../utils/random.js';
 import { Trainer, type TrainerConfig, type TrainResult } from './trainer.js';
 
 export interface DistillationConfig {

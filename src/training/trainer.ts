@@ -12,11 +12,13 @@ import { libraryVersion } from '../utils/version.js';
 import { getLoss } from '../losses/registry.js';
 import type { LossResult, RankingLoss } from '../losses/types.js';
 import { Progress } from '../utils/progress.js';
-import { prepareList, toListGrid, type ListSampling, type TrainingList } from './lists.js';
+import type { TrainingList } from '../data/lists.js';
+import { toListGrid } from '../models/list-grid.js';
+import { prepareList, type ListSampling } from './list-sampling.js';
 import { AdamW, clipByGlobalNorm } from './optimizer.js';
-import { SeededRandom } from './random.js';
+import { SeededRandom } from '../utils/random.js';
 import { makeSchedule, type ScheduleName } from './schedules.js';
-import type { TrainableRanker } from './types.js';
+import type { TrainableRanker } from '../models/ranker.js';
 
 export interface TrainerConfig {
   /** Ranking loss: a registry name (default 'ranknet') or a function. */
@@ -218,7 +220,7 @@ export class Trainer {
           const { value, grads } = tf.variableGrads(() => {
             let r: LossResult;
             if (this.model.trainingLoss) {
-              r = this.model.trainingLoss(batch, labels, mask, this.loss);
+              r = this.model.trainingLoss(batch, labels, mask, this.loss, mb.slot);
             } else {
               r = this.lossOf(this.scatter(this.model.forward(batch, true), mb), labels, mask);
             }

@@ -1,7 +1,7 @@
 // Paired t-test against closed forms of the Student-t CDF (df 1, 2, 3) and published critical values;
 // randomization test against exact enumeration by hand and for reproducibility under a seed.
 import { expect } from 'chai';
-import { pairedTTest, randomizationTest, studentTTwoSided, regularizedIncompleteBeta, logGamma } from '../../src/evaluation/index.js';
+import { pairedTTest, randomizationTest, studentTTwoSided, regularizedIncompleteBeta, logGamma } from '../../src/evaluation/significance.js';
 
 const near = (got: number, want: number, tol: number, what: string) => expect(Math.abs(got - want), `${what}: got ${got}, want ${want}`).to.be.at.most(tol);
 

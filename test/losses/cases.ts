@@ -4,7 +4,7 @@ import { getLoss } from '../../src/losses/registry.js';
 import type { RankingLoss } from '../../src/losses/types.js';
 import * as ref from './reference.js';
 import type { Matrix, RefLoss } from './reference.js';
-import { SeededRandom } from '../../src/training/random.js';
+import { SeededRandom } from '../../src/utils/random.js';
 
 /** graded: integers 0..3; prob: [0, 1]; teacher: real-valued teacher logits. */
 export type LabelKind = 'graded' | 'prob' | 'teacher';

@@ -13,7 +13,7 @@ import { expectClose } from '../helpers.js';
 // @ts-expect-error plain .mjs script without type declarations
 import { ensureLossPeer } from '../../scripts/loss-peer-venv.mjs';
 import { approxRanks, computeUnreducedLoss, getLoss, gumbelNoise, inverseMaxDcg, ndcg, neuralSort } from '../../src/losses/index.js';
-import { SeededRandom } from '../../src/training/random.js';
+import { SeededRandom } from '../../src/utils/random.js';
 import { evaluate, normal, peerBatch as batch, rng, type Batch, type Pad } from './cases.js';
 import { itemWeightOf, listWeightOf, type Matrix } from './reference.js';
 

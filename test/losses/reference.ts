@@ -1,7 +1,7 @@
 // Slow float64 reference implementations of every loss, written with plain loops over the real
 // items of each list (padding is dropped first, so it cannot leak in). Independent of the tfjs code:
 // no masking tricks, no rescaled gains, explicit sorting.
-import { SeededRandom } from '../../src/training/random.js';
+import { SeededRandom } from '../../src/utils/random.js';
 
 export type Matrix = number[][];
 export interface RefResult {

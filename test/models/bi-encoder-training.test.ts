@@ -8,8 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BiEncoder, type BiEncoderOptions } from '../../src/models/bi-encoder/index.js';
 import { TextTokenizer } from '../../src/tokenization/tokenizer.js';
 import { Trainer } from '../../src/training/trainer.js';
-import type { TrainingList } from '../../src/training/lists.js';
-import { SeededRandom } from '../../src/training/random.js';
+import type { TrainingList } from '../../src/data/lists.js';
+import { SeededRandom } from '../../src/utils/random.js';
 import { InputError } from '../../src/utils/errors.js';
 import { dataPath, expectClose, expectNoLeak, tmpDir } from '../helpers.js';
 

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { generate, pickToken } from '../../src/models/llama/generation.js';
 import { LlamaModel } from '../../src/models/llama/model.js';
 import { parseLlamaConfig } from '../../src/models/llama/config.js';
-import { SeededRandom } from '../../src/training/random.js';
+import { SeededRandom } from '../../src/utils/random.js';
 import { InputError } from '../../src/utils/errors.js';
 import { dataPath, expectClose, expectNoLeak, tmpDir } from '../helpers.js';
 

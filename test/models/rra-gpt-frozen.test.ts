@@ -6,12 +6,12 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import { getLoss } from '../../src/losses/registry.js';
 import { LlamaModel } from '../../src/models/llama/model.js';
-import { ReasonMap } from '../../src/models/rra-gpt/data.js';
+import { ReasonMap } from '../../src/models/rra-gpt/reasons.js';
 import { FrozenStateCache } from '../../src/models/rra-gpt/frozen-cache.js';
 import { RraGpt } from '../../src/models/rra-gpt/ranker.js';
 import { TextTokenizer } from '../../src/tokenization/tokenizer.js';
 import { Trainer } from '../../src/training/trainer.js';
-import type { TrainingList } from '../../src/training/lists.js';
+import type { TrainingList } from '../../src/data/lists.js';
 import { dataPath, expectClose, expectNoLeak } from '../helpers.js';
 
 const TOK = dataPath('ms-marco-TinyBERT-L-2-v2-tokenizer-config');

@@ -4,11 +4,12 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import { getLoss } from '../../src/losses/registry.js';
 import { LlamaModel } from '../../src/models/llama/model.js';
-import { passageReasons, readRraGptData, ReasonMap, rraGptDataFromRecords } from '../../src/models/rra-gpt/data.js';
+import { passageReasons, readRraGptData, rraGptDataFromRecords } from '../../src/data/rra-gpt.js';
+import { ReasonMap } from '../../src/models/rra-gpt/reasons.js';
 import { RraGpt } from '../../src/models/rra-gpt/ranker.js';
 import { TextTokenizer } from '../../src/tokenization/tokenizer.js';
 import { Trainer } from '../../src/training/trainer.js';
-import type { TrainingList } from '../../src/training/lists.js';
+import type { TrainingList } from '../../src/data/lists.js';
 import { dataPath, expectClose, expectNoLeak, tmpDir } from '../helpers.js';
 
 const R2R = dataPath('reason2rank-llm-listwise-teacher');

@@ -6,7 +6,7 @@ import { augmentQueries, type QueryGenerator } from '../../src/augmentation/inde
 import { argmax, DocT5QueryGenerator, generate, sampleToken, topKIndices } from '../../src/models/t5/generation.js';
 import { loadT5, T5Model, type KV } from '../../src/models/t5/model.js';
 import { TextTokenizer } from '../../src/tokenization/tokenizer.js';
-import { SeededRandom } from '../../src/training/random.js';
+import { SeededRandom } from '../../src/utils/random.js';
 import { dataPath, expectClose, expectNoLeak } from '../helpers.js';
 
 const TOK_DIR = dataPath('t5-small-spiece');

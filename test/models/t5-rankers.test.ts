@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { T5Ranker, monoT5CrossEntropy, t5InputText, tokenCrossEntropy, type T5Head } from '../../src/models/t5/rankers.js';
 import { getLoss } from '../../src/losses/registry.js';
 import { TextTokenizer } from '../../src/tokenization/tokenizer.js';
-import { listFromRanking, type TrainingList } from '../../src/training/lists.js';
+import { listFromRanking, type TrainingList } from '../../src/data/lists.js';
 import { Trainer } from '../../src/training/trainer.js';
 import { dataPath, expectClose, expectNoLeak, tmpDir } from '../helpers.js';
 

@@ -11,7 +11,7 @@ import { RraBert } from '../../src/models/rra-bert/model.js';
 import { RraGpt } from '../../src/models/rra-gpt/ranker.js';
 import { T5Ranker } from '../../src/models/t5/rankers.js';
 import { TextTokenizer } from '../../src/tokenization/tokenizer.js';
-import { listFromRanking } from '../../src/training/lists.js';
+import { listFromRanking } from '../../src/data/lists.js';
 import { Trainer } from '../../src/training/trainer.js';
 import { dataPath, expectClose, tmpDir } from '../helpers.js';
 import { runPeer } from '../peer.js';

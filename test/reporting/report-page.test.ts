@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { pairedTTest, randomizationTest } from '../../src/evaluation/significance.js';
-import { SeededRandom } from '../../src/training/random.js';
+import { SeededRandom } from '../../src/utils/random.js';
 import { tmpDir } from '../helpers.js';
 import { runCli } from '../cli/run-cli.js';
 import { TEST_OUTPUT } from './output.js';

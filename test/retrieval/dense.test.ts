@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BiEncoder } from '../../src/models/bi-encoder/index.js';
 import { corpusFingerprint, DenseIndex, memoryRows, topKInnerProduct, type DenseDocument } from '../../src/retrieval/dense.js';
-import { SeededRandom } from '../../src/training/random.js';
+import { SeededRandom } from '../../src/utils/random.js';
 import { TextTokenizer } from '../../src/tokenization/tokenizer.js';
 import { InputError } from '../../src/utils/errors.js';
 import { dataPath, expectClose, expectNoLeak, tmpDir } from '../helpers.js';

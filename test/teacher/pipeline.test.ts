@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readBm25Json, readQrels, type CandidateList, type Qrels } from '../../src/data/index.js';
 import { LlmClient, canonicalJson, labelQueries, sha256, truncateWords, summarizeLabels, isCleanLabel, type QueryCandidates, type TeacherLabel } from '../../src/teacher/index.js';
-import { listsFromTeacherLabels } from '../../src/training/lists.js';
+import { listsFromTeacherLabels } from '../../src/data/lists.js';
 import { run as labelCli } from '../../src/cli/commands/label.js';
 import { dataPath, hasData, tmpDir } from '../helpers.js';
 import { ndcgAt, mean } from '../retrieval/ndcg.js';

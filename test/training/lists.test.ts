@@ -2,9 +2,11 @@
 import { expect } from 'chai';
 import {
   HARD_NEGATIVE_LABEL, linearRank, listFromRanking, listsFromPermutations, listsFromQrels, listsFromTeacherLabels,
-  listsFromTeacherRun, prepareList, reciprocalRank, toListGrid,
-} from '../../src/training/lists.js';
-import { SeededRandom } from '../../src/training/random.js';
+  listsFromTeacherRun, reciprocalRank,
+} from '../../src/data/lists.js';
+import { prepareList } from '../../src/training/list-sampling.js';
+import { toListGrid } from '../../src/models/list-grid.js';
+import { SeededRandom } from '../../src/utils/random.js';
 import * as tf from '@tensorflow/tfjs-core';
 
 describe('training lists', () => {

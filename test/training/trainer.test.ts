@@ -5,9 +5,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { CrossEncoder, type PairBatch } from '../../src/models/cross-encoder.js';
 import { TextTokenizer } from '../../src/tokenization/tokenizer.js';
 import { NonFiniteLossError, Trainer, type TrainerConfig } from '../../src/training/trainer.js';
-import type { TrainingList } from '../../src/training/lists.js';
-import { SeededRandom } from '../../src/training/random.js';
-import { prepareList } from '../../src/training/lists.js';
+import type { TrainingList } from '../../src/data/lists.js';
+import { SeededRandom } from '../../src/utils/random.js';
+import { prepareList } from '../../src/training/list-sampling.js';
 import { getLoss } from '../../src/losses/registry.js';
 import { dataPath, expectClose, tmpDir } from '../helpers.js';
 

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../../backend/index.js';
 import {
@@ -12,8 +14,7 @@ import {
   readTrecRun,
   type RunEntry,
 } from '../../data/index.js';
-import { checkpointFiles } from '../../io/checkpoint.js';
-import { CrossEncoder } from '../../models/cross-encoder.js';
+import { resolveRanker, type ResolvedRanker } from '../../models/registry.js';
 import { rerankRun, topKOf } from '../../reranking/index.js';
 import { InputError } from '../../utils/errors.js';
 import { checkResume, fileSha256, makeManifest, manifestFileFor } from '../manifest.js';
@@ -25,8 +26,10 @@ export const usage = `usage: rankdistill rerank --model DIR --out FILE [--run FI
                          [--tag NAME] [--force] [--quiet]
 
 Reranks the top-k documents of each query of a TREC run (ordered as trec_eval orders them) with a
-cross-encoder (HF format: config.json + model.safetensors, tokenizer.json or vocab.txt) and writes a
-TREC run. Texts come from queries/corpus TSV files (id<TAB>text), a BM25 candidate JSON
+ranker and writes a TREC run. --model is a folder (or Hub id) of any ranker rankdistill saves or loads,
+recognised from its config.json and side files: a BERT cross-encoder, RRA-BERT, a T5 ranker (monoT5,
+RankT5, TWOLAR), a Llama-family decoder / RRA-GPT (or a .gguf file), a sentence-transformers
+bi-encoder; --family names one instead. Texts come from queries/corpus TSV files (id<TAB>text), a BM25 candidate JSON
 (RankGPT/rank_llm format: then --run is optional and defaults to the JSON's own ranking), or BEIR
 corpus.jsonl/queries.jsonl (title and text joined).
 
@@ -36,9 +39,11 @@ mid-write is redone). OUT.manifest.json records what produced the output (model 
 run hash, top-k, max length, tag): a restart with other settings is refused, naming each difference;
 --force (or --overwrite) sets the old output aside (OUT.replaced-TIME) and starts a new one.
 
+  --family NAME      cross-encoder | rra-bert | t5 | rra-gpt | bi-encoder (default: recognised)
   --top-k K          documents reranked per query (default 100)
   --batch-size N     pairs per forward pass (default 32)
-  --max-length N     maximum pair length in tokens (default: the model's, at most 512)
+  --max-length N     maximum input length in tokens (a pair; a text for a bi-encoder, a prompt for a
+                     decoder; default: the model's, at most 512)
   --tokenizer PATH   tokenizer when the model directory has none
   --tag NAME         run tag in the output (default rankdistill)
   --quiet            no progress line
@@ -51,6 +56,7 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       model: { type: 'string' },
+      family: { type: 'string' },
       run: { type: 'string' },
       queries: { type: 'string' },
       corpus: { type: 'string' },
@@ -105,8 +111,13 @@ export async function run(argv: string[]): Promise<number> {
   // --- the model ------------------------------------------------------------------------------
   const info = await initBackend();
   const maxLength = intOption(values['max-length'], 'max-length', 1);
-  const model = await CrossEncoder.fromPretrained(values.model, { tokenizer: values.tokenizer, maxLength });
-  say(`rerank: ${values.model} (${(model.bert.params.size / 1e6).toFixed(2)}M parameters, max length ${model.maxLength}) on ${info.backend}; ${run.size} queries, top ${topK}`);
+  const loadOpts = { tokenizer: values.tokenizer, maxLength, family: values.family };
+  const source = await resolveRanker(values.model, loadOpts);
+  const model = await source.family.load(values.model, loadOpts);
+  let parameters = 0;
+  for (const v of model.trainableVariables().values()) parameters += v.size;
+  const modelMaxLength = source.family.maxLength(model);
+  say(`rerank: ${values.model} (${source.family.name}, ${(parameters / 1e6).toFixed(2)}M parameters, max length ${modelMaxLength}) on ${info.backend}; ${run.size} queries, top ${topK}`);
 
   // --- what produced OUT: never append scores of another model, run or cut-off ---------------------
   const force = values.force || values.overwrite;
@@ -119,7 +130,7 @@ export async function run(argv: string[]): Promise<number> {
       manifestFile: manifestFileFor(values.out),
       manifest: makeManifest(
         'rerank',
-        { model: await fileSha256(checkpointFiles(values.model).weightsFile), run: await fileSha256(inputRun), topK, maxLength: model.maxLength, tag: values.tag ?? 'rankdistill' },
+        { model: await modelHash(source), run: await fileSha256(inputRun), topK, maxLength: modelMaxLength, tag: values.tag ?? 'rankdistill' },
         { model: values.model, run: inputRun },
       ),
       force,
@@ -152,4 +163,17 @@ export async function run(argv: string[]): Promise<number> {
     model.dispose();
   }
   return 0;
+}
+
+/**
+ * sha256 of what fixes the model's scores: its one weights file as it is (a cross-encoder's
+ * model.safetensors), or of the list of its files' names and hashes.
+ */
+async function modelHash(source: ResolvedRanker): Promise<string> {
+  const files = source.family.scoreFiles(source.folder);
+  if (!files.length) throw new InputError(`no weights found for a ${source.family.name}`, { file: source.folder.dir });
+  if (files.length === 1) return fileSha256(path.join(source.folder.dir, files[0]));
+  const h = createHash('sha256');
+  for (const f of files) h.update(`${f}\t${await fileSha256(path.join(source.folder.dir, f))}\n`);
+  return h.digest('hex');
 }

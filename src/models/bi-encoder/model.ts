@@ -14,7 +14,7 @@ import { checkpointFiles, hasTokenizer } from '../../io/checkpoint.js';
 import { configJsonText, readJsonObject } from '../../io/json.js';
 import { readSafetensors, writeSafetensors } from '../../io/safetensors.js';
 import { batchToTensors, TextTokenizer, type EncodedBatch } from '../../tokenization/tokenizer.js';
-import type { TrainableRanker } from '../../training/types.js';
+import { rankByScore, type RankedDocument, type Ranker, type TrainableRanker } from '../ranker.js';
 import { InputError } from '../../utils/errors.js';
 import { BERT_FLOAT_KEYS, bertConfig, bertConfigJson, readBertConfig, type BertConfig } from '../bert/config.js';
 import { BertModel, renameBertCheckpointKey, type BertInputs } from '../bert/model.js';
@@ -90,7 +90,7 @@ function normalizerSettings(file: string): { do_lower_case: boolean; strip_accen
 /** Parameters a bi-encoder does not use: BertModel's pooler (kept for saving) and classifier. */
 const unusedByBiEncoder = (name: string) => name.startsWith('classifier.') || name.startsWith('bert.pooler.');
 
-export class BiEncoder implements TrainableRanker<BiEncoderBatch> {
+export class BiEncoder implements TrainableRanker<BiEncoderBatch>, Ranker {
   readonly config: BertConfig;
   readonly bert: BertModel;
   readonly maxSeqLength: number;
@@ -284,13 +284,12 @@ export class BiEncoder implements TrainableRanker<BiEncoderBatch> {
   }
 
   /** Documents sorted by descending score (ties keep input order). */
-  async rank(query: string, docs: string[], opts: { batchSize?: number; topK?: number } = {}): Promise<Array<{ index: number; doc: string; score: number }>> {
+  async rank(query: string, docs: string[], opts: { batchSize?: number; topK?: number } = {}): Promise<RankedDocument[]> {
     const scores = await this.score(
       docs.map((d) => [query, d] as [string, string]),
       opts,
     );
-    const ranked = docs.map((doc, index) => ({ index, doc, score: scores[index] })).sort((a, b) => b.score - a.score || a.index - b.index);
-    return opts.topK ? ranked.slice(0, opts.topK) : ranked;
+    return rankByScore(docs, scores, opts.topK);
   }
 
   // --- TrainableRanker ------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // Choosing the next token from one row of logits: greedy (argmax) or sampled with temperature,
 // top-k then top-p filtering (HF's order). Used by the T5 and Llama generators.
-import type { SeededRandom } from '../../training/random.js';
+import type { SeededRandom } from '../../utils/random.js';
 
 /** Index of the largest value; the first on ties, as torch.argmax. */
 export function argmax(a: ArrayLike<number>, start = 0, end = a.length): number {

@@ -2,7 +2,7 @@
 // batched with left padding (positions from the mask, as HF's generate()), with or without the
 // key/value cache. With the cache each step runs one token; without it the whole sequence again.
 import * as tf from '@tensorflow/tfjs-core';
-import { SeededRandom } from '../../training/random.js';
+import { SeededRandom } from '../../utils/random.js';
 import { KVCache, positionsFromMask, type LlamaModel } from './model.js';
 import { argmax, sampleToken } from '../common/sampling.js';
 

@@ -1,26 +1,26 @@
-// RRA-BERT (RRADistill, system.md §3.3): a monoBERT cross-encoder trained with Token Selection and
-// the Term Control Layer. Training: s from the [CLS] head, t from the TCL over the selected tokens,
-// loss = L_rank(s) + λ·L_rank(t) (+ μ·L_rank(s + t)). Inference: the [CLS] head alone — the model
-// *is* a CrossEncoder (`encoder`), saved as a plain HF BertForSequenceClassification checkpoint; the
-// TCL weights go to a side file that HF never reads.
+// RRA-BERT (RRADistill, Choi et al., EMNLP 2024 Industry Track): a monoBERT cross-encoder trained with
+// Token Selection and the Term Control Layer (the paper gives no equations: both are our design,
+// described in ./selection.ts and ./tcl.ts). Training: s from the [CLS] head, t from the TCL over the
+// selected tokens, loss = L_rank(s) + λ·L_rank(t) (+ μ·L_rank(s + t)). Inference: the [CLS] head
+// alone — the model *is* a CrossEncoder (`encoder`), saved as a plain HF BertForSequenceClassification
+// checkpoint; the TCL weights go to a side file that HF never reads.
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors, writeSafetensors } from '../../io/safetensors.js';
 import type { LossResult, RankingLoss } from '../../losses/types.js';
-import { batchToTensors, type EncodedBatch } from '../../tokenization/tokenizer.js';
-import type { TrainableRanker } from '../../training/types.js';
+import { batchToTensors, type EncodedBatch, type TextTokenizer } from '../../tokenization/tokenizer.js';
 import { InputError } from '../../utils/errors.js';
 import type { BertConfig } from '../bert/config.js';
 import type { BertOutputs } from '../bert/model.js';
 import { CrossEncoder, type CrossEncoderOptions, type PairBatch, type ScoreOptions } from '../cross-encoder.js';
 import { DEFAULT_SELECTION, SELECT_REASON_NAMES, selectTokensFromTensor, specialTokenIds, type TokenSelection, type TokenSelectionConfig } from './selection.js';
 import { TermControlLayer, type TclPooling } from './tcl.js';
-import { toListGrid } from '../../training/lists.js';
+import { slotsFromMask, toListGrid } from '../list-grid.js';
+import { PairRanker } from '../pair-ranker.js';
 import { readJsonObject } from '../../io/json.js';
 import { resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../../hub/index.js';
 import { rraBertCard } from '../cards.js';
-import { writeModelCard, type ModelCardData } from '../common/model-card.js';
 
 export interface RraBertConfig {
   selection?: TokenSelectionConfig;
@@ -75,15 +75,14 @@ function resolve(c: RraBertConfig = {}): ResolvedConfig {
   return r;
 }
 
-export class RraBert implements TrainableRanker<RraBatch> {
+export class RraBert extends PairRanker<RraBatch> {
   readonly encoder: CrossEncoder;
   readonly tcl: TermControlLayer;
   readonly rra: ResolvedConfig;
-  /** What the README.md model card says about how the model was made (the Trainer fills it in). */
-  modelCard: ModelCardData = {};
 
   /** A fresh model (random weights), or wraps an existing cross-encoder (it is then owned by this model). */
   constructor(config: Partial<BertConfig> | CrossEncoder, opts: RraBertOptions = {}) {
+    super();
     this.encoder = config instanceof CrossEncoder ? config : new CrossEncoder(config, opts);
     // The encoder is this model's: a bad setting must not leave its weights allocated.
     try {
@@ -128,6 +127,15 @@ export class RraBert implements TrainableRanker<RraBatch> {
 
   get config(): BertConfig {
     return this.encoder.config;
+  }
+
+  /** The cross-encoder's tokenizer. */
+  override get tokenizer(): TextTokenizer {
+    return this.encoder.tokenizer;
+  }
+
+  override set tokenizer(t: TextTokenizer) {
+    this.encoder.tokenizer = t;
   }
 
   /** Ids never selected. */
@@ -184,12 +192,11 @@ export class RraBert implements TrainableRanker<RraBatch> {
    * pairs of `mask` [lists, listSize] in row-major order. Components: rank_s, rank_t, rank_st,
    * selected (mean selected tokens per document).
    */
-  trainingLoss(batch: RraBatch, labels: tf.Tensor2D, mask: tf.Tensor2D, rankLoss: RankingLoss): LossResult {
+  trainingLoss(batch: RraBatch, labels: tf.Tensor2D, mask: tf.Tensor2D, rankLoss: RankingLoss, slots?: readonly number[]): LossResult {
     const [L, N] = mask.shape;
-    const m = mask.dataSync();
+    const slot = slots ?? slotsFromMask(mask.dataSync());
     const nReal = batch.tokens.batch;
-    let k = 0;
-    const slot = Array.from(m, (v) => (v > 0 ? k++ : nReal));
+    const k = slot.filter((s) => s >= 0).length;
     if (k !== nReal) throw new Error(`RraBert.trainingLoss: the mask has ${k} real items but the batch has ${nReal} pairs`);
     return tf.tidy(() => {
       const { s, t, selection } = this.forwardWithTcl(batch, true);
@@ -215,8 +222,8 @@ export class RraBert implements TrainableRanker<RraBatch> {
     }) as unknown as LossResult;
   }
 
-  /** [CLS] relevance scores (the inference path: no selection, no TCL). */
-  score(pairs: Array<[string, string]>, opts: ScoreOptions = {}): Promise<number[]> {
+  /** [CLS] relevance scores (the inference path: no selection, no TCL): the cross-encoder's. */
+  override score(pairs: Array<[string, string]>, opts: ScoreOptions = {}): Promise<number[]> {
     return this.encoder.score(pairs, opts);
   }
 
@@ -291,7 +298,7 @@ export class RraBert implements TrainableRanker<RraBatch> {
     writeSafetensors(path.join(dir, TCL_WEIGHTS_FILE), this.tcl.params.toTensors(), { format: 'pt' });
     const { specialIds, ...rest } = this.rra;
     fs.writeFileSync(path.join(dir, RRA_CONFIG_FILE), `${JSON.stringify(specialIds ? this.rra : rest, null, 2)}\n`);
-    writeModelCard(dir, rraBertCard(this), this.modelCard);
+    this.saveCard(dir, rraBertCard(this));
   }
 
   dispose(): void {

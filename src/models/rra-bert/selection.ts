@@ -1,4 +1,4 @@
-// Token Selection (RRA-BERT, system.md §3.3): which document tokens carry a query term. For each
+// Token Selection (RRA-BERT; our design of it): which document tokens carry a query term. For each
 // document token, the cosine similarity to every query token on the input word-piece embeddings or
 // on a chosen layer's hidden states; a token is selected when it is an exact word-piece match of a
 // query token, when its best similarity reaches `threshold`, or when it is among the `topK` most

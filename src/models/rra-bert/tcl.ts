@@ -1,4 +1,4 @@
-// The Term Control Layer (RRA-BERT, system.md §3.3): pools the final hidden states of the tokens
+// The Term Control Layer (RRA-BERT; our design of it): pools the final hidden states of the tokens
 // chosen by Token Selection (masked mean, or attention pooling with a learned query) and maps
 // [pool ; h_CLS] to a scalar term score t = w₂ · tanh(W₁ [pool ; h_CLS] + b₁) + b₂. Used in
 // training only; its parameters live under `tcl.` and are saved apart from the cross-encoder.

@@ -13,7 +13,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors } from '../../io/safetensors.js';
 import type { LossResult, RankingLoss } from '../../losses/types.js';
 import { TextTokenizer } from '../../tokenization/tokenizer.js';
-import type { TrainableRanker } from '../../training/types.js';
 import { InputError } from '../../utils/errors.js';
 import { Parameters } from '../common/parameters.js';
 import { linear } from '../common/layers.js';
@@ -25,13 +24,14 @@ import { GGUFFile } from '../../io/gguf.js';
 import { ChatTemplate } from '../../tokenization/chat-template.js';
 import { ggufTokenizer, tokenizerFromGguf } from '../../tokenization/gguf.js';
 import { FrozenStateCache } from './frozen-cache.js';
-import { ReasonMap } from './data.js';
+import { ReasonMap } from './reasons.js';
 import { checkpointFiles, hasTokenizer } from '../../io/checkpoint.js';
-import { toListGrid } from '../../training/lists.js';
+import { slotsFromMask, toListGrid } from '../list-grid.js';
+import { PairRanker, type ScoringPlan } from '../pair-ranker.js';
+import type { ScoreOptions } from '../ranker.js';
 import { readJsonObject } from '../../io/json.js';
 import { resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../../hub/index.js';
 import { rraGptCard } from '../cards.js';
-import { writeModelCard, type ModelCardData } from '../common/model-card.js';
 
 export interface RraGptTemplate {
   instruction: string;
@@ -91,6 +91,11 @@ export interface RraGptOptions {
   ggufFile?: string;
 }
 
+/** score() options: `by: 'answer'` scores with the LM head's log P(relevant answer) instead of the ranking layer. */
+export interface RraGptScoreOptions extends ScoreOptions {
+  by?: 'ranking-layer' | 'answer';
+}
+
 /** An encoded training/scoring batch: host token ids plus the prompt tensors. */
 export interface RraGptBatch {
   pairs: Array<[string, string]>;
@@ -120,7 +125,7 @@ function padRight(rows: number[][], pad: number): { ids: number[][]; mask: numbe
   };
 }
 
-export class RraGpt implements TrainableRanker<RraGptBatch> {
+export class RraGpt extends PairRanker<RraGptBatch, RraGptScoreOptions> {
   readonly llama: LlamaModel;
   /** The ranking layer (`rank_head.weight` [1, hidden], `rank_head.bias` [1]). */
   readonly head: Parameters;
@@ -132,9 +137,7 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
   readonly maxReasonTokens: number;
   readonly isRelevant: (label: number) => boolean;
   reasons: ReasonMap;
-  /** What the README.md model card says about how the model was made (the Trainer fills it in). */
-  modelCard: ModelCardData = {};
-  private tok: TextTokenizer | null;
+  protected override tokenizerHint = 'pass { tokenizer: DIR_OR_FILE }';
   readonly chat: ChatTemplate | null;
   /** Set with `trainLayers`: the frozen layers' outputs. */
   readonly frozenCache: FrozenStateCache | null;
@@ -157,6 +160,7 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
 
   /** A fresh decoder from a config, or a loaded LlamaModel (which the ranker then owns and disposes). */
   constructor(config: Partial<LlamaConfig> | LlamaModel, opts: RraGptOptions = {}) {
+    super();
     this.llama = config instanceof LlamaModel ? config : new LlamaModel(config, opts.seed ?? 42);
     const H = this.llama.config.hidden_size;
     this.head = new Parameters((opts.seed ?? 42) ^ 0x7a7a);
@@ -302,9 +306,15 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
     return fork;
   }
 
-  get tokenizer(): TextTokenizer {
-    if (!this.tok) throw new Error('this RraGpt has no tokenizer: pass { tokenizer: DIR_OR_FILE }');
-    return this.tok;
+  override get tokenizer(): TextTokenizer {
+    return super.tokenizer;
+  }
+
+  /** A new tokenizer: the prompt pieces are tokenized again. */
+  override set tokenizer(t: TextTokenizer) {
+    super.tokenizer = t;
+    this.pieces = null;
+    this.queryCache.clear();
   }
 
   private async ids(text: string): Promise<number[]> {
@@ -482,20 +492,17 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
    * The joint objective for lists ([lists·listSize] slots, real pairs row-major in the batch):
    * L_rank + α·CE(answer) + β·CE(reason); components `rank`, `cls`, `reason` are logged.
    */
-  trainingLoss(batch: RraGptBatch, labels: tf.Tensor2D, mask: tf.Tensor2D, rankLoss: RankingLoss): LossResult {
+  trainingLoss(batch: RraGptBatch, labels: tf.Tensor2D, mask: tf.Tensor2D, rankLoss: RankingLoss, slots?: readonly number[]): LossResult {
     const p = this.pieces!;
     const [L, N] = mask.shape;
-    const maskV = mask.dataSync();
+    const slot = slots ?? slotsFromMask(mask.dataSync());
     const labelV = labels.dataSync();
-    const slot: number[] = [];
+    // Each real pair's answer (relevant or not), in pair order.
     const relevant: boolean[] = [];
-    let k = 0;
-    for (let i = 0; i < L * N; i++) {
-      if (maskV[i] > 0) {
-        slot.push(k++);
-        relevant.push(this.isRelevant(labelV[i]));
-      } else slot.push(-1);
-    }
+    slot.forEach((s, i) => {
+      if (s >= 0) relevant[s] = this.isRelevant(labelV[i]);
+    });
+    const k = slot.filter((s) => s >= 0).length;
     const n = batch.pairs.length;
     if (k !== n) throw new Error(`trainingLoss: the mask has ${k} real slots but the batch has ${n} pairs`);
     const useCls = this.alpha > 0;
@@ -560,27 +567,21 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
     }) as unknown as LossResult;
   }
 
-  /**
-   * Relevance scores of (query, document) pairs in eval mode, prompt forward only: the ranking
-   * layer's, or with `by: 'answer'` the LM head's log P(relevant answer) (see answerLogProb).
-   */
-  async score(pairs: Array<[string, string]>, opts: { batchSize?: number; by?: 'ranking-layer' | 'answer' } = {}): Promise<number[]> {
-    const bs = opts.batchSize ?? 32;
-    const out = new Array<number>(pairs.length);
-    const order = pairs.map((pr, i) => ({ i, len: pr[1].length })).sort((a, b) => a.len - b.len);
-    for (let s = 0; s < order.length; s += bs) {
-      const idx = order.slice(s, s + bs).map((o) => o.i);
-      const batch = await this.encode(
-        idx.map((i) => pairs[i]),
-        false,
-      );
-      const t = opts.by === 'answer' ? this.answerLogProb(batch) : this.forward(batch, false);
-      const vals = await t.data();
-      t.dispose();
-      this.disposeBatch(batch);
-      idx.forEach((i, j) => (out[i] = vals[j]));
-    }
-    return out;
+  /** Scoring batches: prompts only (no reasons), pairs ordered by document length. */
+  protected override async scoringPlan(pairs: Array<[string, string]>): Promise<ScoringPlan<RraGptBatch>> {
+    return {
+      lengths: pairs.map((pr) => pr[1].length),
+      batch: (idx) =>
+        this.encode(
+          idx.map((i) => pairs[i]),
+          false,
+        ),
+    };
+  }
+
+  /** The ranking layer's scores, or with `by: 'answer'` the LM head's log P(relevant answer) (answerLogProb). */
+  protected override scoreBatch(batch: RraGptBatch, opts: RraGptScoreOptions): tf.Tensor1D {
+    return opts.by === 'answer' ? this.answerLogProb(batch) : this.forward(batch, false);
   }
 
   /** Generates the answer and the reason for a pair (greedy unless sampling options are given). */
@@ -602,16 +603,6 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
       score,
       tokens: r.newTokens[0],
     };
-  }
-
-  /** Documents sorted by descending score. */
-  async rank(query: string, docs: string[], opts: { batchSize?: number; topK?: number } = {}): Promise<Array<{ index: number; doc: string; score: number }>> {
-    const s = await this.score(
-      docs.map((d) => [query, d] as [string, string]),
-      opts,
-    );
-    const ranked = docs.map((doc, index) => ({ index, doc, score: s[index] })).sort((a, b) => b.score - a.score || a.index - b.index);
-    return opts.topK ? ranked.slice(0, opts.topK) : ranked;
   }
 
   trainableVariables(): Map<string, tf.Variable> {
@@ -637,8 +628,8 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
       chatTemplateTokens: this.chat?.specialTokens,
     };
     fs.writeFileSync(path.join(dir, 'rra_gpt.json'), `${JSON.stringify(meta, null, 2)}\n`);
-    if (this.tok) this.tok.inner.save(path.join(dir, 'tokenizer.json'));
-    writeModelCard(dir, rraGptCard(this), this.modelCard);
+    this.saveTokenizer(dir);
+    this.saveCard(dir, rraGptCard(this));
   }
 
   dispose(): void {

@@ -2,9 +2,8 @@
 // (the encoder runs once, cross-attention keys/values are computed once, each step feeds one token).
 // Plus a docT5query-style query generator for query augmentation.
 import * as tf from '@tensorflow/tfjs-core';
-import type { QueryGenerator } from '../../augmentation/index.js';
 import type { TextTokenizer } from '../../tokenization/tokenizer.js';
-import { SeededRandom } from '../../training/random.js';
+import { SeededRandom } from '../../utils/random.js';
 import { argmax, sampleToken, topKIndices } from '../common/sampling.js';
 import type { KV, T5Model } from './model.js';
 
@@ -100,9 +99,10 @@ export interface DocT5QueryOptions extends Omit<GenerateOptions, 'doSample'> {
 /**
  * docT5query (Nogueira & Lin 2019): a T5 fine-tuned on (passage → query) samples queries with top-k
  * sampling (k = 10, up to 64 tokens, as the released docTTTTTquery predictions). Each call advances the
- * seeded stream, so repeated calls give new samples and a run is reproducible.
+ * seeded stream, so repeated calls give new samples and a run is reproducible. A QueryGenerator for
+ * augmentQueries (augmentation/).
  */
-export class DocT5QueryGenerator implements QueryGenerator {
+export class DocT5QueryGenerator {
   readonly name = 'doct5query';
   private calls = 0;
   constructor(

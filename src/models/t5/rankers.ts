@@ -1,5 +1,5 @@
 // Re-rankers on T5, all scored from one decoder step with decoder_input_ids = [decoder_start_token_id]
-// (system.md §3.4), except RankT5's encoder-only variant:
+// (as in the monoT5, RankT5 and TWOLAR papers), except RankT5's encoder-only variant:
 //   monoT5   `Query: q Document: d Relevant:`  softmax([z_true, z_false])[true] (its log by default)
 //   RankT5   `Query: q Document: d`            z of <extra_id_10>
 //   RankT5-enc `Query: q Document: d`          encoder first-token / mean state → dense → scalar
@@ -12,15 +12,14 @@ import { ensureBackend } from '../../backend/index.js';
 import type { LossResult, RankingLoss } from '../../losses/types.js';
 import { monoT5TokenLoss } from '../../losses/pointwise.js';
 import { TextTokenizer } from '../../tokenization/tokenizer.js';
-import type { TrainableRanker } from '../../training/types.js';
 import { InputError } from '../../utils/errors.js';
 import { t5Card } from '../cards.js';
 import { dropout, linear } from '../common/layers.js';
-import { writeModelCard, type ModelCardData } from '../common/model-card.js';
+import { PairRanker, type ScoringPlan } from '../pair-ranker.js';
 import type { T5Config } from './config.js';
 import { loadT5, T5Model } from './model.js';
 import { resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../../hub/index.js';
-import { toListGrid } from '../../training/lists.js';
+import { slotsFromMask, toListGrid } from '../list-grid.js';
 
 export type T5Head = 'monot5' | 'rankt5' | 'rankt5-encoder' | 'twolar';
 export const T5_HEADS: T5Head[] = ['monot5', 'rankt5', 'rankt5-encoder', 'twolar'];
@@ -62,22 +61,24 @@ function hasRelevantSuffix(head: T5Head): boolean {
   return head === 'monot5' || head === 'twolar';
 }
 
-/** The input text of a head (system.md §3.4). */
+/** The input text of a head (the table at the top of this file). */
 export function t5InputText(head: T5Head, query: string, doc: string): string {
   return `Query: ${query} Document: ${doc}${hasRelevantSuffix(head) ? ' Relevant:' : ''}`;
 }
 
-export class T5Ranker implements TrainableRanker<T5Batch> {
+export class T5Ranker extends PairRanker<T5Batch> {
   readonly head: T5Head;
   readonly maxLength: number;
   readonly opts: T5RankerOptions;
-  /** What the README.md model card says about how the model was made (the Trainer fills it in). */
-  modelCard: ModelCardData = {};
-  private tok: TextTokenizer | null;
+  protected override tokenizerHint = 'pass { tokenizer: DIR_OR_FILE } or set ranker.tokenizer';
   private fixed: { query: number[]; document: number[]; relevant: number[] } | null = null;
 
   /** Wraps a T5 model (its weights are shared, not copied). */
-  constructor(readonly model: T5Model, opts: T5RankerOptions = {}) {
+  constructor(
+    readonly model: T5Model,
+    opts: T5RankerOptions = {},
+  ) {
+    super();
     ensureBackend();
     this.opts = opts;
     this.head = opts.head ?? 'monot5';
@@ -127,13 +128,12 @@ export class T5Ranker implements TrainableRanker<T5Batch> {
     }
   }
 
-  get tokenizer(): TextTokenizer {
-    if (!this.tok) throw new Error('this T5Ranker has no tokenizer: pass { tokenizer: DIR_OR_FILE } or set ranker.tokenizer');
-    return this.tok;
+  override get tokenizer(): TextTokenizer {
+    return super.tokenizer;
   }
 
-  set tokenizer(t: TextTokenizer) {
-    this.tok = t;
+  override set tokenizer(t: TextTokenizer) {
+    super.tokenizer = t;
     this.fixed = null;
   }
 
@@ -239,13 +239,11 @@ export class T5Ranker implements TrainableRanker<T5Batch> {
   }
 
   /** monoT5's token objective when `objective: 'token-ce'` (the trainer then uses it instead of scores + ranking loss). */
-  get trainingLoss(): ((batch: T5Batch, labels: tf.Tensor2D, mask: tf.Tensor2D, rankLoss: RankingLoss) => LossResult) | undefined {
+  get trainingLoss(): ((batch: T5Batch, labels: tf.Tensor2D, mask: tf.Tensor2D, rankLoss: RankingLoss, slot?: readonly number[]) => LossResult) | undefined {
     if ((this.opts.objective ?? 'ranking') !== 'token-ce') return undefined;
-    return (batch, labels, mask) => {
-      const m = mask.dataSync();
-      const slot: number[] = [];
-      let pairs = 0;
-      for (let i = 0; i < m.length; i++) slot.push(m[i] ? pairs++ : -1);
+    return (batch, labels, mask, _rankLoss, slots) => {
+      const slot = slots ?? slotsFromMask(mask.dataSync());
+      const pairs = batch.inputIds.shape[0];
       const tokens = [this.tokenId('true'), this.tokenId('false')];
       return tf.tidy(() => {
         const ids = tf.tensor1d(tokens, 'int32');
@@ -272,50 +270,25 @@ export class T5Ranker implements TrainableRanker<T5Batch> {
     this.model.seeds.setState(state);
   }
 
-  async score(pairs: Array<[string, string]>, opts: { batchSize?: number } = {}): Promise<number[]> {
-    const batchSize = opts.batchSize ?? 32;
-    const out = new Array<number>(pairs.length);
+  /** Scoring batches by token count: all pairs are tokenized first (score() then batches similar lengths). */
+  protected override async scoringPlan(pairs: Array<[string, string]>): Promise<ScoringPlan<T5Batch>> {
     const rows = await this.encodeIds(pairs);
-    // Similar lengths together: less padding.
-    const order = rows.map((r, i) => ({ i, len: r.length })).sort((a, b) => a.len - b.len);
-    for (let s = 0; s < order.length; s += batchSize) {
-      const idx = order.slice(s, s + batchSize).map((o) => o.i);
-      const batch = this.batchTensors(idx.map((i) => rows[i]));
-      const scores = this.forward(batch, false);
-      this.disposeBatch(batch);
-      const vals = await scores.data();
-      scores.dispose();
-      idx.forEach((i, j) => {
-        out[i] = vals[j];
-      });
-    }
-    return out;
-  }
-
-  /** Documents sorted by descending score (ties keep input order). */
-  async rank(query: string, docs: string[], opts: { batchSize?: number; topK?: number } = {}): Promise<Array<{ index: number; doc: string; score: number }>> {
-    const scores = await this.score(docs.map((d) => [query, d] as [string, string]), opts);
-    const ranked = docs.map((doc, index) => ({ index, doc, score: scores[index] })).sort((a, b) => b.score - a.score || a.index - b.index);
-    return opts.topK ? ranked.slice(0, opts.topK) : ranked;
+    return { lengths: rows.map((r) => r.length), batch: async (idx) => this.batchTensors(idx.map((i) => rows[i])) };
   }
 
   /** Writes config.json (with the head settings under `rankdistill`), model.safetensors and the tokenizer. */
   async save(dir: string): Promise<void> {
     const { tokenizer: _t, seed: _s, ...settings } = this.opts;
     this.model.save(dir, { rankdistill: { ...settings, head: this.head, maxLength: this.maxLength } });
-    if (this.tok) {
-      this.tok.inner.save(path.join(dir, 'tokenizer.json'));
-      const tc = {
-        tokenizer_class: 'T5Tokenizer',
-        model_max_length: this.maxLength,
-        eos_token: '</s>',
-        pad_token: '<pad>',
-        unk_token: '<unk>',
-        extra_ids: 100,
-      };
-      fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), `${JSON.stringify(tc, null, 2)}\n`);
-    }
-    writeModelCard(dir, t5Card(this), this.modelCard);
+    this.saveTokenizer(dir, {
+      tokenizer_class: 'T5Tokenizer',
+      model_max_length: this.maxLength,
+      eos_token: '</s>',
+      pad_token: '<pad>',
+      unk_token: '<unk>',
+      extra_ids: 100,
+    });
+    this.saveCard(dir, t5Card(this));
   }
 
   dispose(): void {

@@ -1,26 +1,10 @@
 // RRA-GPT training data from the Reason-to-Rank teacher records: the teacher's permutation gives the
 // list labels, and its written explanation gives one reason per passage ("[2] is the most relevant
 // as …", "- Passage [4] …", "1. [3]: …"). Reasons are keyed by (query, passage text).
-import { readReason2Rank, type Reason2RankRecord } from '../../data/index.js';
-import type { BadRecord } from '../../data/records.js';
-import { listsFromPermutations, reciprocalRank, type RankTransform, type TrainingList } from '../../training/lists.js';
-
-/** (query, document) → reason text. */
-export class ReasonMap {
-  private readonly map = new Map<string, string>();
-  private static key(query: string, doc: string): string {
-    return `${query}\u0000${doc}`;
-  }
-  set(query: string, doc: string, reason: string): void {
-    this.map.set(ReasonMap.key(query, doc), reason);
-  }
-  get(query: string, doc: string): string | undefined {
-    return this.map.get(ReasonMap.key(query, doc));
-  }
-  get size(): number {
-    return this.map.size;
-  }
-}
+import { ReasonMap } from '../models/rra-gpt/reasons.js';
+import { readReason2Rank, type Reason2RankRecord } from './reason2rank.js';
+import type { BadRecord } from './records.js';
+import { listsFromPermutations, reciprocalRank, type RankTransform, type TrainingList } from './lists.js';
 
 /**
  * Splits a teacher's answer into one reason per passage (0-based index → text, null when the answer

@@ -1,8 +1,6 @@
 // Training lists: (query, documents, labels) per query, built from teacher rankings, qrels or the
-// Reason-to-Rank groups, then cut or padded to a fixed list size with a mask.
-import * as tf from '@tensorflow/tfjs-core';
+// Reason-to-Rank groups. The trainer cuts or pads them to a fixed list size (training/list-sampling.ts).
 import { InputError } from '../utils/errors.js';
-import { SeededRandom } from './random.js';
 
 export interface TrainingList {
   qid: string;
@@ -98,56 +96,5 @@ export function listsFromTeacherLabels(
       return t;
     };
     return listFromRanking(r.qid, r.query, r.ranking.map(text), { ...opts, hardNegatives: r.hardNegatives.map(text) });
-  });
-}
-
-/**
- * How a list longer than the list size is cut: `top` keeps the best-labelled items; `top-and-random`
- * keeps the best half and samples the rest (teacher order matters at the top, negatives vary);
- * `random` samples uniformly but always keeps the best item.
- */
-export type ListSampling = 'top' | 'top-and-random' | 'random';
-
-export interface PreparedList {
-  docs: string[];
-  labels: number[];
-  /** 1 for real items, 0 for padding (docs of padding slots are ''). */
-  mask: number[];
-}
-
-/** Cuts or pads a list to exactly `size` items. */
-export function prepareList(list: TrainingList, size: number, rng: SeededRandom, sampling: ListSampling = 'top-and-random'): PreparedList {
-  const idx = list.docs.map((_, i) => i).sort((a, b) => list.labels[b] - list.labels[a] || a - b);
-  let keep: number[];
-  if (idx.length <= size) keep = idx;
-  else if (sampling === 'top') keep = idx.slice(0, size);
-  else {
-    const head = sampling === 'random' ? 1 : Math.ceil(size / 2);
-    const rest = rng.shuffle(idx.slice(head)).slice(0, size - head);
-    keep = [...idx.slice(0, head), ...rest];
-  }
-  // Shuffle kept items so position never encodes the label.
-  keep = rng.shuffle(keep);
-  const docs = keep.map((i) => list.docs[i]);
-  const labels = keep.map((i) => list.labels[i]);
-  const mask = keep.map(() => 1);
-  while (docs.length < size) {
-    docs.push('');
-    labels.push(0);
-    mask.push(0);
-  }
-  return { docs, labels, mask };
-}
-
-/**
- * Per-pair values (the real pairs of a micro-batch, row-major) → the [lists, listSize] grid the
- * losses take. `slot[i]` is the pair index of grid cell i; a negative or out-of-range index marks
- * padding, which reads 0 (masked out by the losses). Differentiable in `values`.
- */
-export function toListGrid(values: tf.Tensor1D, slot: readonly number[], shape: [number, number]): tf.Tensor2D {
-  return tf.tidy(() => {
-    const n = values.shape[0];
-    const idx = tf.tensor1d(slot.map((s) => (s >= 0 && s < n ? s : n)), 'int32');
-    return tf.reshape(tf.gather(tf.concat([values, tf.zeros([1])]), idx), shape) as tf.Tensor2D;
   });
 }
