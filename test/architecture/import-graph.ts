@@ -10,8 +10,9 @@ import ts from 'typescript';
  */
 export const LAYERS: readonly (readonly string[])[] = [
   ['utils'],
-  ['io', 'backend', 'tokenization', 'hub'],
-  ['losses'],
+  ['io', 'backend', 'hub'],
+  // tokenization reads GGUF metadata through io/
+  ['tokenization', 'losses'],
   ['models'],
   ['data'],
   ['augmentation', 'retrieval', 'teacher', 'reranking'],
