@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
+import { registerTensorflowKernels } from './tensorflow-kernels.js';
 
 const require = createRequire(import.meta.url);
 
@@ -141,6 +142,7 @@ function initNativeSync(pref: BackendPreference): { info: BackendInfo | null; wh
     const r = tryNative(pkg);
     if (r.ok) {
       tf.setBackend('tensorflow');
+      registerTensorflowKernels();
       // An absent GPU package is not worth a note when the CPU one loads.
       const notes = why.filter((w) => !w.includes('Cannot find module'));
       return { info: nativeInfo(pkg, r.mod, notes.length ? notes.join('; ') : null), why };
