@@ -19,6 +19,8 @@ export const FUSED_KERNELS = {
   dropoutApply: 'RankdistillDropoutApply',
   attention: 'RankdistillAttention',
   attentionGrad: 'RankdistillAttentionGrad',
+  adamw: 'RankdistillAdamW',
+  sumSquares: 'RankdistillSumSquares',
 } as const;
 
 /** Activations with a fused forward and a closed-form derivative. */
@@ -248,4 +250,38 @@ export function attentionGrad(dctx: tf.Tensor2D, q: tf.Tensor4D, k: tf.Tensor4D,
     const dk = tf.matMul(ds, q, true, false);
     return tf.reshape(tf.transpose(tf.stack([dq, dk, dv]), [1, 3, 0, 2, 4]), [B * S, 3 * H]) as tf.Tensor2D;
   });
+}
+
+export interface AdamWStep {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** 1 − lr·weight_decay, or 1 for a parameter without decay. */
+  decay: number;
+  /** Bias corrections 1 − β₁ᵗ and 1 − β₂ᵗ. */
+  bc1: number;
+  bc2: number;
+  lr: number;
+}
+
+/**
+ * One AdamW update as torch.optim.AdamW computes it: m′ = β₁m + (1−β₁)g, v′ = β₂v + (1−β₂)g²,
+ * p′ = p·decay − (lr/bc1)·m′/(√v′/√bc2 + ε). Returns [p′, m′, v′].
+ */
+export function adamwUpdate(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, s: AdamWStep): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  if (native(FUSED_KERNELS.adamw)) return run<tf.Tensor[]>(FUSED_KERNELS.adamw, { p, m, v, g }, { ...s }) as [tf.Tensor, tf.Tensor, tf.Tensor];
+  return tf.tidy(() => {
+    const m1 = tf.add(tf.mul(m, s.beta1), tf.mul(g, 1 - s.beta1));
+    const v1 = tf.add(tf.mul(v, s.beta2), tf.mul(tf.square(g), 1 - s.beta2));
+    const denom = tf.add(tf.div(tf.sqrt(v1), Math.sqrt(s.bc2)), s.eps);
+    const update = tf.mul(tf.div(m1, denom), s.lr / s.bc1);
+    const decayed = s.decay === 1 ? p : tf.mul(p, s.decay);
+    return [tf.sub(decayed, update), m1, v1];
+  }) as [tf.Tensor, tf.Tensor, tf.Tensor];
+}
+
+/** Σ over all tensors of Σ x² (a scalar): the squared global norm of gradients. */
+export function sumOfSquares(xs: tf.Tensor[]): tf.Scalar {
+  if (native(FUSED_KERNELS.sumSquares)) return run<tf.Scalar>(FUSED_KERNELS.sumSquares, Object.fromEntries(xs.map((x, i) => [`x${i}`, x])), { n: xs.length });
+  return tf.tidy(() => tf.addN(xs.map((g) => tf.sum(tf.square(g)))) as tf.Scalar);
 }

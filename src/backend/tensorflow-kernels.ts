@@ -476,6 +476,50 @@ const BODIES: Record<string, KernelBody> = {
     o.free(tt);
     return o.out(dqkv);
   },
+
+  [FUSED_KERNELS.adamw]: (o, i, a) => {
+    const [b1, b2] = [a.beta1 as number, a.beta2 as number];
+    const g = o.input(i.g!);
+    // The same operations, in the same order, as the composite version (and torch).
+    const m0 = o.scale(o.input(i.m!), b1);
+    const g1 = o.scale(g, 1 - b1);
+    const m1 = o.ew('AddV2', m0, g1);
+    o.free(m0, g1);
+    const g2 = o.ew('Square', g);
+    const v0 = o.scale(o.input(i.v!), b2);
+    const g2s = o.scale(g2, 1 - b2);
+    o.free(g2);
+    const v1 = o.ew('AddV2', v0, g2s);
+    o.free(v0, g2s);
+    const sq = o.ew('Sqrt', v1);
+    const sqd = o.ew('RealDiv', sq, o.c.scalar(Math.sqrt(a.bc2 as number)));
+    o.free(sq);
+    const denom = o.ew('AddV2', sqd, o.c.scalar(a.eps as number));
+    o.free(sqd);
+    const ratio = o.ew('RealDiv', m1, denom);
+    o.free(denom);
+    const update = o.scale(ratio, (a.lr as number) / (a.bc1 as number));
+    o.free(ratio);
+    const p = o.input(i.p!);
+    const decayed = a.decay === 1 ? p : o.scale(p, a.decay as number);
+    const p1 = o.ew('Sub', decayed, update);
+    o.free(update, decayed === p ? null : decayed);
+    return [o.out(p1), o.out(m1), o.out(v1)];
+  },
+
+  [FUSED_KERNELS.sumSquares]: (o, i, a) => {
+    const parts: Meta[] = [];
+    for (let k = 0; k < (a.n as number); k++) {
+      const x = o.input(i[`x${k}`]!);
+      const sq = o.ew('Square', x);
+      parts.push(o.one('Sum', [o.T, o.type('Tidx', o.be.binding.TF_INT32), o.bool('keep_dims', false)], [sq, o.c.ints(x.shape.map((_, d) => d))]));
+      o.free(sq);
+    }
+    if (parts.length === 1) return o.out(parts[0]);
+    const total = o.one('AddN', [o.T, o.int('N', parts.length)], parts);
+    o.free(...parts);
+    return o.out(total);
+  },
 };
 
 let registered = false;

@@ -5,7 +5,7 @@
 // with the composite tfjs versions, which must agree with each other too.
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
-import { dropoutMask, setNativeFusedKernels } from '../../src/backend/fused.js';
+import { adamwUpdate, dropoutMask, setNativeFusedKernels, sumOfSquares } from '../../src/backend/fused.js';
 import { BertModel } from '../../src/models/bert/model.js';
 import { bertConfig } from '../../src/models/bert/config.js';
 import { additiveMask, dropout, geluErf, geluTanh, layerNorm, linear, activation, SeedStream } from '../../src/models/common/layers.js';
@@ -162,6 +162,29 @@ describe('native fused kernels = composite tfjs kernels', () => {
           if (name === 'dropout') continue;
           nat.forEach((v, i) => expectClose(v, comp[i], 1e-5, 1e-4, `${name} output ${i}`));
         }
+      }),
+    );
+  });
+});
+
+describe('native fused optimiser kernels = composite tfjs kernels', () => {
+  it('AdamW update (with and without decay) and the sum of squares of many tensors', async () => {
+    await expectNoLeak(() =>
+      tf.tidy(() => {
+        const [p, m, g] = [rand([7, 3]), rand([7, 3], 0.1), rand([7, 3])];
+        const v = tf.abs(rand([7, 3], 0.01));
+        for (const decay of [1, 1 - 1e-3 * 0.01]) {
+          const step = { beta1: 0.9, beta2: 0.999, eps: 1e-8, decay, bc1: 1 - 0.9 ** 3, bc2: 1 - 0.999 ** 3, lr: 1e-3 };
+          const nat = adamwUpdate(p, m, v, g, step).map((t) => t.dataSync());
+          setNativeFusedKernels(false);
+          const comp = adamwUpdate(p, m, v, g, step).map((t) => t.dataSync());
+          setNativeFusedKernels(true);
+          nat.forEach((x, i) => expectClose(x, comp[i], 0, 1e-6, `AdamW output ${i}`));
+        }
+        const xs = [rand([5]), rand([2, 3]), rand([2, 2, 2])];
+        const want = xs.reduce((a, x) => a + Array.from(x.dataSync()).reduce((b, y) => b + y * y, 0), 0);
+        expectClose([sumOfSquares(xs).dataSync()[0]], [want], 0, 1e-6, 'sum of squares');
+        expectClose([sumOfSquares(xs.slice(0, 1)).dataSync()[0]], [Array.from(xs[0].dataSync()).reduce((b, y) => b + y * y, 0)], 0, 1e-6, 'one tensor');
       }),
     );
   });
