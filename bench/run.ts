@@ -6,7 +6,7 @@
 // our run-to-run spread over the rounds (time and peak RSS: (max − min) / min). Results:
 // bench/results/bench-<time>.json and bench/results/latest.json.
 //
-//   npm run bench [-- --quick] [-- --rounds N] [-- --only PATTERN[,PATTERN…]] [-- --profile]
+//   npm run bench [-- --quick] [-- --rounds N] [-- --only PATTERN[,PATTERN…]] [-- --threads N] [-- --profile]
 //
 // --only keeps the cases whose id contains one of the patterns (`*` matches anything):
 // `--only minilm`, `--only 'bert-train/*s256'`. --profile runs each selected case once per side and
@@ -95,6 +95,8 @@ function cases(quick: boolean): Case[] {
     // One warm-up step: the first builds the optimiser state and the allocator's pools.
     bert('bert-train', 'base', BASE, 256, 8, 2, 1),
     bert('bert-train', 'base', BASE, 128, 16, 2, 1),
+    // Gradient checkpointing on both sides (HF: gradient_checkpointing_enable()).
+    bert('bert-train', 'base-ckpt', { ...BASE, checkpointing: true }, 256, 8, 2, 1),
     loss('ranknet', 32, 30),
     loss('softmax_cross_entropy', 32, 30),
     loss('ranknet', 16, 100),
@@ -215,12 +217,12 @@ function peer(python: string, c: Case, setup: RerankSetup, threads: number, prof
 }
 
 /** Runs one case of ours in a fresh process (the same entry point, with --child). */
-function oursInChild(c: Case, setup: RerankSetup, profile: boolean): Measured | null {
+function oursInChild(c: Case, setup: RerankSetup, threads: number, profile: boolean): Measured | null {
   const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], '--child', JSON.stringify({ c, setup, profile })], {
     encoding: 'utf8',
     maxBuffer: 64 << 20,
     timeout: CASE_TIMEOUT_MS,
-    env: { ...process.env, ...(c.backend ? { RANKDISTILL_BACKEND: c.backend } : {}) },
+    env: { ...process.env, TF_NUM_INTRAOP_THREADS: String(threads), ...(c.backend ? { RANKDISTILL_BACKEND: c.backend } : {}) },
   });
   return parseChild(r, `rankdistill (${c.id})`);
 }
@@ -260,12 +262,13 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false }, rounds: { type: 'string', default: '3' }, only: { type: 'string' },
-      out: { type: 'string' }, child: { type: 'string' }, profile: { type: 'boolean', default: false },
+      out: { type: 'string' }, child: { type: 'string' }, profile: { type: 'boolean', default: false }, threads: { type: 'string' },
     },
   });
   if (values.child) return child(values.child);
   const info = await initBackend();
-  const threads = info.threads ?? os.cpus().length;
+  // Both sides get the same number of compute threads (default: TensorFlow's, one per core).
+  const threads = Number(values.threads ?? info.threads ?? os.cpus().length);
   const keepCase = caseFilter(values.only);
   const list = cases(values.quick!).filter((c) => keepCase(c.id));
   if (!list.length) throw new Error(`--only ${values.only}: no case matches (ids: ${cases(false).map((c) => c.id).join(', ')})`);
@@ -277,7 +280,7 @@ async function main(): Promise<void> {
   const setup = await setupRerank(tmp);
   if (values.profile) {
     for (const c of list) {
-      const o = oursInChild(c, setup, true);
+      const o = oursInChild(c, setup, threads, true);
       const p = peer(python, c, setup, threads, true);
       console.log(`\n== ${c.id}: ${c.what}`);
       if (o?.profile) console.log(formatProfile(`rankdistill (${c.backend ?? info.backend}), peak RSS ${o.peakRssMb.toFixed(0)} MB`, o.profile));
@@ -295,11 +298,11 @@ async function main(): Promise<void> {
       let o: Measured | null;
       let p: Measured | null;
       if (r % 2 === 0) {
-        o = oursInChild(c, setup, false);
+        o = oursInChild(c, setup, threads, false);
         p = peer(python, c, setup, threads, false);
       } else {
         p = peer(python, c, setup, threads, false);
-        o = oursInChild(c, setup, false);
+        o = oursInChild(c, setup, threads, false);
       }
       const e = seen.get(c.id) ?? { ours: [], peer: [] };
       e.ours.push(o);

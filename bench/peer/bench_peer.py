@@ -61,6 +61,8 @@ def run_case(case):
         return timed(f, w, n)
     if kind == 'bert-train':
         m = bert(cfg).train()
+        if cfg.get('checkpointing'):
+            m.gradient_checkpointing_enable()
         ids, am, tt = inputs(cfg)
         no_decay = [p for n_, p in m.named_parameters() if n_.endswith('bias') or 'LayerNorm' in n_]
         decay = [p for n_, p in m.named_parameters() if not (n_.endswith('bias') or 'LayerNorm' in n_)]

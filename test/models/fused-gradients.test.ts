@@ -9,7 +9,10 @@ import { adamwUpdate, dropoutMask, setNativeFusedKernels, sumOfSquares } from '.
 import { BertModel } from '../../src/models/bert/model.js';
 import { bertConfig } from '../../src/models/bert/config.js';
 import { additiveMask, dropout, geluErf, geluTanh, layerNorm, linear, activation, SeedStream } from '../../src/models/common/layers.js';
-import { expectClose, expectNoLeak } from '../helpers.js';
+import { CrossEncoder } from '../../src/models/cross-encoder.js';
+import { Trainer } from '../../src/training/trainer.js';
+import type { TrainingList } from '../../src/training/lists.js';
+import { dataPath, expectClose, expectNoLeak } from '../helpers.js';
 
 let seed = 11;
 function rand(shape: number[], scale = 1): tf.Tensor {
@@ -324,5 +327,36 @@ describe('the BERT encoder layer: hand-written backward', function () {
       tf.dispose([ids, am]);
       model.dispose();
     }
+  });
+});
+
+describe('gradient checkpointing as a Trainer option', function () {
+  this.timeout(120000);
+  const lists: TrainingList[] = Array.from({ length: 4 }, (_, i) => ({
+    qid: `q${i}`,
+    query: `where is the castle ${i}`,
+    docs: ['the castle by the river', 'a violin and a planet', 'the castle answer', 'winter coffee', 'the harbor bridge'],
+    labels: [1, 0, 0.5, 0, 0],
+  }));
+  const make = () =>
+    new CrossEncoder(
+      { vocab_size: 30522, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64 },
+      { tokenizer: dataPath('ms-marco-TinyBERT-L-2-v2-tokenizer-config'), seed: 3, maxLength: 48 },
+    );
+
+  it('trains to the same losses with and without it, and refuses a model that cannot', async () => {
+    const losses: number[][] = [];
+    for (const on of [false, true]) {
+      const model = make();
+      const trainer = new Trainer(model, { progress: false, listSize: 5, listsPerBatch: 2, maxSteps: 3, lr: 1e-3, gradientCheckpointing: on });
+      expect(model.bert.gradientCheckpointing).to.equal(on);
+      losses.push((await trainer.train(lists)).losses);
+      trainer.dispose();
+      model.dispose();
+    }
+    expectClose(losses[1], losses[0], 1e-6, 1e-5, 'losses with checkpointing');
+    const plain = { ...make(), setGradientCheckpointing: undefined } as unknown as CrossEncoder;
+    expect(() => new Trainer(plain, { gradientCheckpointing: true })).to.throw(/does not support gradient checkpointing/);
+    (plain as unknown as { bert: BertModel }).bert.dispose();
   });
 });
