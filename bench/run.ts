@@ -6,10 +6,11 @@
 // our run-to-run spread over the rounds (time and peak RSS: (max − min) / min). Results:
 // bench/results/bench-<time>.json and bench/results/latest.json.
 //
-//   npm run bench [-- --quick] [-- --rounds N] [-- --only PATTERN[,PATTERN…]] [-- --threads N] [-- --profile]
+//   npm run bench [-- --quick] [-- --rounds N] [-- --only PATTERN[,PATTERN…]] [-- --skip PATTERN[,…]] [-- --threads N] [-- --profile]
 //
-// --only keeps the cases whose id contains one of the patterns (`*` matches anything):
-// `--only minilm`, `--only 'bert-train/*s256'`. --profile runs each selected case once per side and
+// --only keeps the cases whose id contains one of the patterns (`*` matches anything), --skip drops
+// them: `--only minilm`, `--only 'bert-train/*s256'`, `--only bert --skip @,base`. --threads sets
+// the compute threads of both sides (default: one per core). --profile runs each selected case once per side and
 // prints the per-kernel table of one step (count, total ms, share): ours from tf.profile, PyTorch's
 // from torch.profiler.
 import fs from 'node:fs';
@@ -244,11 +245,12 @@ async function child(arg: string): Promise<void> {
   }
 }
 
-/** `--only` patterns: substrings of case ids, `*` matching anything. */
-function caseFilter(only: string | undefined): (id: string) => boolean {
-  if (!only) return () => true;
-  const res = only.split(',').filter(Boolean).map((p) => new RegExp(p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')));
-  return (id) => res.some((re) => re.test(id));
+/** `--only` / `--skip` patterns: substrings of case ids, `*` matching anything. */
+function caseFilter(only: string | undefined, skip: string | undefined): (id: string) => boolean {
+  const compile = (list: string) => list.split(',').filter(Boolean).map((p) => new RegExp(p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')));
+  const keep = only ? compile(only) : null;
+  const drop = skip ? compile(skip) : [];
+  return (id) => (!keep || keep.some((re) => re.test(id))) && !drop.some((re) => re.test(id));
 }
 
 /** (max − min) / min of a side's per-round values: our run-to-run spread. */
@@ -261,7 +263,7 @@ function spread(xs: number[]): number {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      quick: { type: 'boolean', default: false }, rounds: { type: 'string', default: '3' }, only: { type: 'string' },
+      quick: { type: 'boolean', default: false }, rounds: { type: 'string', default: '3' }, only: { type: 'string' }, skip: { type: 'string' },
       out: { type: 'string' }, child: { type: 'string' }, profile: { type: 'boolean', default: false }, threads: { type: 'string' },
     },
   });
@@ -269,7 +271,7 @@ async function main(): Promise<void> {
   const info = await initBackend();
   // Both sides get the same number of compute threads (default: TensorFlow's, one per core).
   const threads = Number(values.threads ?? info.threads ?? os.cpus().length);
-  const keepCase = caseFilter(values.only);
+  const keepCase = caseFilter(values.only, values.skip);
   const list = cases(values.quick!).filter((c) => keepCase(c.id));
   if (!list.length) throw new Error(`--only ${values.only}: no case matches (ids: ${cases(false).map((c) => c.id).join(', ')})`);
   if (!fs.existsSync(dataDir)) throw new Error(`data directory ${dataDir} not found: set RANKDISTILL_DATA`);

@@ -34,6 +34,10 @@ interface Binding {
   TF_ATTR_TYPE: number;
 }
 
+// TF_DataType values the binding does not export.
+const TF_UINT16 = 17;
+const TF_UINT32 = 22;
+
 interface NodeBackend {
   binding: Binding;
   getInputTensorIds(tensors: tf.TensorInfo[]): number[];
@@ -47,6 +51,20 @@ class Constants {
 
   scalar(v: number): Meta {
     return this.get(`f${v}`, () => ({ id: this.b.createTensor([], this.b.TF_FLOAT, Float32Array.of(v)), shape: [], dtype: this.b.TF_FLOAT }));
+  }
+
+  /** A uint16 scalar (created as int32 and cast, the binding only writes float/int32/bool). */
+  uint16(v: number): Meta {
+    return this.get(`u16:${v}`, () => {
+      const i = this.b.createTensor([], this.b.TF_INT32, Int32Array.of(v));
+      const [m] = this.b.executeOp('Cast', [
+        { name: 'SrcT', type: this.b.TF_ATTR_TYPE, value: this.b.TF_INT32 },
+        { name: 'DstT', type: this.b.TF_ATTR_TYPE, value: TF_UINT16 },
+        { name: 'Truncate', type: this.b.TF_ATTR_BOOL, value: false },
+      ], [i], 1);
+      this.b.deleteTensor(i);
+      return m;
+    });
   }
 
   ints(v: number[]): Meta {
@@ -381,13 +399,29 @@ const BODIES: Record<string, KernelBody> = {
   [FUSED_KERNELS.activationGrad]: (o, i, a) => o.out(activationGrad(o, o.input(i.dy!), o.input(i.x!), a.kind as FusedActivation)),
 
   [FUSED_KERNELS.dropoutMask]: (o, _i, a) => {
+    // 16 random bits per element (half the Philox work of one float each): keep ⇔ bits ≥ round(rate·2¹⁶),
+    // so the drop probability is rate to within 2⁻¹⁷ (0.1 → 0.1000061).
     const b = o.be.binding;
+    const shape = a.shape as number[];
+    const n = shape.reduce((x, d) => x * d, 1);
+    const words = Math.ceil(n / 2);
     const seed = o.intsTemp([(a.seed as number) | 0, 0x5eed]);
-    const u = o.one('StatelessRandomUniform', [o.type('dtype', b.TF_FLOAT), o.type('T', b.TF_INT32), o.type('Tseed', b.TF_INT32)], [o.c.ints(a.shape as number[]), seed]);
+    const bits = o.one('StatelessRandomUniformFullInt', [o.type('dtype', TF_UINT32), o.type('T', b.TF_INT32), o.type('Tseed', b.TF_INT32)], [o.c.ints([words]), seed]);
     o.free(seed);
-    const keep = o.ew('GreaterEqual', u, o.c.scalar(a.rate as number));
-    o.free(u);
-    return o.out(keep);
+    const halves = o.one('Bitcast', [o.type('T', TF_UINT32), o.type('type', TF_UINT16)], [bits]);
+    o.free(bits);
+    const keep = o.one('GreaterEqual', [o.type('T', TF_UINT16)], [halves, o.c.uint16(Math.round((a.rate as number) * 65536))]);
+    o.free(halves);
+    let flat = o.one('Reshape', [o.type('T', b.TF_BOOL), o.type('Tshape', b.TF_INT32)], [keep, o.c.ints([2 * words])]);
+    o.free(keep);
+    if (2 * words !== n) {
+      const cut = o.one('Slice', [o.type('T', b.TF_BOOL), o.type('Index', b.TF_INT32)], [flat, o.c.ints([0]), o.c.ints([n])]);
+      o.free(flat);
+      flat = cut;
+    }
+    const mask = o.one('Reshape', [o.type('T', b.TF_BOOL), o.type('Tshape', b.TF_INT32)], [flat, o.c.ints(shape)]);
+    o.free(flat);
+    return o.out(mask);
   },
 
   [FUSED_KERNELS.dropoutApply]: (o, i, a) => {

@@ -128,6 +128,14 @@ for (const nativeKernels of [true, false]) {
           expect(Array.from(tf.cast(dropoutMask([4, 50], 0.3, 1234), 'float32').dataSync())).to.deep.equal(Array.from(keep.dataSync()));
           expect(Array.from(tf.cast(dropoutMask([4, 50], 0.3, 1235), 'float32').dataSync())).to.not.deep.equal(Array.from(keep.dataSync()));
           expect(dropout(x, 0.3, false, 1234)).to.equal(x);
+          // The drop rate over many elements, odd sizes included (±4.5σ of a binomial).
+          for (const [shape, rate] of [[[201, 999], 0.1], [[3, 7, 11], 0.5], [[1], 0.25]] as Array<[number[], number]>) {
+            const m = dropoutMask(shape, rate, 77);
+            expect(m.shape).to.deep.equal(shape);
+            const n = m.size;
+            const dropped = n - tf.sum(tf.cast(m, 'float32')).dataSync()[0];
+            if (n > 100) expect(Math.abs(dropped / n - rate)).to.be.at.most(4.5 * Math.sqrt((rate * (1 - rate)) / n));
+          }
         }),
       );
     });
