@@ -10,7 +10,8 @@
 //
 // --only keeps the cases whose id contains one of the patterns (`*` matches anything), --skip drops
 // them: `--only minilm`, `--only 'bert-train/*s256'`, `--only bert --skip @,base`. --threads sets
-// the compute threads of both sides (default: one per core). --profile runs each selected case once per side and
+// the compute threads of both sides (default: one per core). --baseline DIR also runs every case
+// with another checkout of rankdistill (e.g. the main branch) for before/after columns. --profile runs each selected case once per side and
 // prints the per-kernel table of one step (count, total ms, share): ours from tf.profile, PyTorch's
 // from torch.profiler.
 import fs from 'node:fs';
@@ -217,15 +218,20 @@ function peer(python: string, c: Case, setup: RerankSetup, threads: number, prof
   return parseChild(r, `PyTorch peer (${c.id})`);
 }
 
-/** Runs one case of ours in a fresh process (the same entry point, with --child). */
-function oursInChild(c: Case, setup: RerankSetup, threads: number, profile: boolean): Measured | null {
-  const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], '--child', JSON.stringify({ c, setup, profile })], {
+/**
+ * Runs one case of ours in a fresh process (the same entry point, with --child), or of another
+ * checkout of rankdistill (`--baseline DIR`: its bench/run.ts through tsx, in that directory).
+ */
+function oursInChild(c: Case, setup: RerankSetup, threads: number, profile: boolean, baseline?: string): Measured | null {
+  const entry = baseline ? ['--import', 'tsx', path.join(baseline, 'bench', 'run.ts')] : [...process.execArgv, process.argv[1]];
+  const r = spawnSync(process.execPath, [...entry, '--child', JSON.stringify({ c, setup, profile })], {
+    cwd: baseline,
     encoding: 'utf8',
     maxBuffer: 64 << 20,
     timeout: CASE_TIMEOUT_MS,
     env: { ...process.env, TF_NUM_INTRAOP_THREADS: String(threads), ...(c.backend ? { RANKDISTILL_BACKEND: c.backend } : {}) },
   });
-  return parseChild(r, `rankdistill (${c.id})`);
+  return parseChild(r, `rankdistill${baseline ? ` baseline ${baseline}` : ''} (${c.id})`);
 }
 
 async function child(arg: string): Promise<void> {
@@ -265,6 +271,7 @@ async function main(): Promise<void> {
     options: {
       quick: { type: 'boolean', default: false }, rounds: { type: 'string', default: '3' }, only: { type: 'string' }, skip: { type: 'string' },
       out: { type: 'string' }, child: { type: 'string' }, profile: { type: 'boolean', default: false }, threads: { type: 'string' },
+      baseline: { type: 'string' },
     },
   });
   if (values.child) return child(values.child);
@@ -292,26 +299,32 @@ async function main(): Promise<void> {
     return;
   }
   const rounds = Number(values.rounds);
-  const seen = new Map<string, { ours: Array<Measured | null>; peer: Array<Measured | null> }>();
+  const baseline = values.baseline ? path.resolve(values.baseline) : undefined;
+  if (baseline && !fs.existsSync(path.join(baseline, 'bench', 'run.ts'))) throw new Error(`--baseline ${baseline}: no bench/run.ts there`);
+  const seen = new Map<string, { ours: Array<Measured | null>; peer: Array<Measured | null>; base: Array<Measured | null> }>();
   console.log(`rankdistill bench: ${info.backend} (${info.package}@${info.version}, TF ${info.tensorflow ?? '-'}, ${threads} threads) vs PyTorch; ${list.length} cases × ${rounds} rounds`);
   for (let r = 0; r < rounds; r++) {
     for (const c of list) {
       // Alternate which side goes first, so neither always meets the other's leftovers.
       let o: Measured | null;
       let p: Measured | null;
+      let b: Measured | null = null;
       if (r % 2 === 0) {
         o = oursInChild(c, setup, threads, false);
         p = peer(python, c, setup, threads, false);
+        if (baseline) b = oursInChild(c, setup, threads, false, baseline);
       } else {
+        if (baseline) b = oursInChild(c, setup, threads, false, baseline);
         p = peer(python, c, setup, threads, false);
         o = oursInChild(c, setup, threads, false);
       }
-      const e = seen.get(c.id) ?? { ours: [], peer: [] };
+      const e = seen.get(c.id) ?? { ours: [], peer: [], base: [] };
       e.ours.push(o);
       e.peer.push(p);
+      e.base.push(b);
       seen.set(c.id, e);
       const show = (m: Measured | null) => (m ? `${m.ms.toFixed(1)} ms ${m.peakRssMb.toFixed(0)} MB` : 'did not finish');
-      process.stderr.write(`  round ${r + 1} ${c.id}: ours ${show(o)}, torch ${show(p)}\n`);
+      process.stderr.write(`  round ${r + 1} ${c.id}: ours ${show(o)}, torch ${show(p)}${baseline ? `, baseline ${show(b)}` : ''}\n`);
     }
   }
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -335,6 +348,12 @@ async function main(): Promise<void> {
       ours_rss_mb_rounds: mb(e.ours).map((x) => round(x, 0)), pytorch_rss_mb_rounds: mb(e.peer).map((x) => round(x, 0)),
       ours_time_spread: round(spread(ms(e.ours)), 3), ours_rss_spread: round(spread(mb(e.ours)), 3),
       pytorch_time_spread: round(spread(ms(e.peer)), 3),
+      ...(baseline
+        ? {
+            baseline_ms: round(best(ms(e.base))), baseline_peak_rss_mb: round(peak(mb(e.base)), 0),
+            baseline_ms_rounds: ms(e.base).map((x) => round(x)), baseline_rss_mb_rounds: mb(e.base).map((x) => round(x, 0)),
+          }
+        : {}),
     };
   });
   const native = results.filter((r) => !list.find((c) => c.id === r.id)!.backend && Number.isFinite(r.speed_ratio));
@@ -344,6 +363,7 @@ async function main(): Promise<void> {
     machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg() },
     ours: { backend: info.backend, package: `${info.package}@${info.version}`, tensorflow: info.tensorflow, threads },
     peer: { torch: torchVersion[0], transformers: torchVersion[1], threads },
+    baseline: baseline ?? null,
     method: `each case in its own process per side; median of timed iterations after warm-up; ${rounds} rounds, sides alternating which goes first; time = best round, peak RSS = largest round; speed_ratio = PyTorch ms / ours ms (> 1: we are faster); memory_ratio = our peak RSS / PyTorch's; spread = (max - min) / min over the rounds`,
     results,
     geomean_speed_ratio_native: geomean(native.map((r) => r.speed_ratio)),
@@ -356,11 +376,13 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   const w = Math.max(...results.map((r) => r.id.length));
   const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(0)}%` : '-');
-  console.log(`\n${'case'.padEnd(w)}  ${'ours ms'.padStart(9)}  ${'torch ms'.padStart(9)}  speed×  ${'ours MB'.padStart(8)}  ${'torch MB'.padStart(8)}  mem×  spread ms/MB`);
+  const bHead = baseline ? `  ${'base ms'.padStart(9)}  ${'base MB'.padStart(8)}` : '';
+  console.log(`\n${'case'.padEnd(w)}  ${'ours ms'.padStart(9)}  ${'torch ms'.padStart(9)}  speed×  ${'ours MB'.padStart(8)}  ${'torch MB'.padStart(8)}  mem×  spread ms/MB${bHead}`);
   for (const r of results) {
+    const bCols = baseline ? `  ${(r.baseline_ms ?? NaN).toFixed(1).padStart(9)}  ${String(r.baseline_peak_rss_mb).padStart(8)}` : '';
     console.log(
       `${r.id.padEnd(w)}  ${r.ours_ms.toFixed(1).padStart(9)}  ${r.pytorch_ms.toFixed(1).padStart(9)}  ${r.speed_ratio.toFixed(2).padStart(6)}  ` +
-        `${String(r.ours_peak_rss_mb).padStart(8)}  ${String(r.pytorch_peak_rss_mb).padStart(8)}  ${r.memory_ratio.toFixed(2)}  ${pct(r.ours_time_spread)}/${pct(r.ours_rss_spread)}`,
+        `${String(r.ours_peak_rss_mb).padStart(8)}  ${String(r.pytorch_peak_rss_mb).padStart(8)}  ${r.memory_ratio.toFixed(2)}  ${`${pct(r.ours_time_spread)}/${pct(r.ours_rss_spread)}`.padStart(12)}${bCols}`,
     );
   }
   console.log(`native backend, geometric means: speed ×${report.geomean_speed_ratio_native} (> 1: faster than PyTorch), memory ×${report.geomean_memory_ratio_native}\nwritten: ${file}`);

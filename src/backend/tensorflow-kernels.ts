@@ -514,26 +514,27 @@ const BODIES: Record<string, KernelBody> = {
   [FUSED_KERNELS.adamw]: (o, i, a) => {
     const [b1, b2] = [a.beta1 as number, a.beta2 as number];
     const g = o.input(i.g!);
-    // The same operations, in the same order, as the composite version (and torch).
-    const m0 = o.scale(o.input(i.m!), b1);
-    const g1 = o.scale(g, 1 - b1);
-    const m1 = o.ew('AddV2', m0, g1);
-    o.free(m0, g1);
-    const g2 = o.ew('Square', g);
-    const v0 = o.scale(o.input(i.v!), b2);
-    const g2s = o.scale(g2, 1 - b2);
-    o.free(g2);
-    const v1 = o.ew('AddV2', v0, g2s);
-    o.free(v0, g2s);
-    const sq = o.ew('Sqrt', v1);
-    const sqd = o.ew('RealDiv', sq, o.c.scalar(Math.sqrt(a.bc2 as number)));
-    o.free(sq);
-    const denom = o.ew('AddV2', sqd, o.c.scalar(a.eps as number));
-    o.free(sqd);
-    const ratio = o.ew('RealDiv', m1, denom);
-    o.free(denom);
-    const update = o.scale(ratio, (a.lr as number) / (a.bc1 as number));
-    o.free(ratio);
+    // The same operations as the composite version (and torch), ordered to keep as few
+    // parameter-sized intermediates alive at once as possible (the embedding matrix is large).
+    let t = o.ew('Square', g);
+    let u = o.scale(t, 1 - b2);
+    o.free(t);
+    t = o.scale(o.input(i.v!), b2);
+    const v1 = o.ew('AddV2', t, u);
+    o.free(t, u);
+    t = o.scale(o.input(i.m!), b1);
+    u = o.scale(g, 1 - b1);
+    const m1 = o.ew('AddV2', t, u);
+    o.free(t, u);
+    t = o.ew('Sqrt', v1);
+    u = o.ew('RealDiv', t, o.c.scalar(Math.sqrt(a.bc2 as number)));
+    o.free(t);
+    t = o.ew('AddV2', u, o.c.scalar(a.eps as number));
+    o.free(u);
+    u = o.ew('RealDiv', m1, t);
+    o.free(t);
+    const update = o.scale(u, (a.lr as number) / (a.bc1 as number));
+    o.free(u);
     const p = o.input(i.p!);
     const decayed = a.decay === 1 ? p : o.scale(p, a.decay as number);
     const p1 = o.ew('Sub', decayed, update);

@@ -15,6 +15,7 @@ import {
   type AttentionShape,
   type FusedActivation,
 } from '../../backend/fused.js';
+import { releaseHostCopies } from '../../backend/index.js';
 import { Parameters } from '../common/parameters.js';
 import { activation, additiveMask, dropout, layerNorm, linear, recording, SeedStream, withGrad } from '../common/layers.js';
 import type { BertConfig } from './config.js';
@@ -177,6 +178,7 @@ export class BertModel {
         we.assign(tf.mul(we, tf.sub(1, rowMask)));
       });
     }
+    releaseHostCopies();
   }
 
   private p(name: string): tf.Variable {
@@ -219,19 +221,39 @@ export class BertModel {
     const [N, H] = x.shape;
     const pa = training ? c.attention_probs_dropout_prob : 0;
     const ph = training ? c.hidden_dropout_prob : 0;
+    // Without stats nothing is kept for a backward pass: each intermediate goes as soon as it is used.
+    const done = (...ts: Array<tf.Tensor | undefined>) => {
+      if (!stats) for (const t of ts) t?.dispose();
+    };
     const qkv = this.fusedQkv(w);
     const keepA = pa > 0 ? dropoutMask([s.batch, s.heads, s.seq, s.seq], pa, seeds.attn) : undefined;
-    const att = attention(linear2d(x, qkv.W, qkv.b), mask, keepA ?? null, 1 / (1 - pa), s, stats);
+    const proj = linear2d(x, qkv.W, qkv.b);
+    done(qkv.b);
+    const att = attention(proj, mask, keepA ?? null, 1 / (1 - pa), s, stats);
+    done(proj, keepA);
     let ao = linear2d(att.ctx, w[6] as tf.Tensor2D, w[7] as tf.Tensor1D);
+    done(att.ctx);
     const keep1 = ph > 0 ? dropoutMask([N, H], ph, seeds.hid1) : undefined;
-    if (keep1) ao = dropoutApply(ao, keep1, 1 / (1 - ph)) as tf.Tensor2D;
+    if (keep1) {
+      const d = dropoutApply(ao, keep1, 1 / (1 - ph)) as tf.Tensor2D;
+      done(ao, keep1);
+      ao = d;
+    }
     const ln1 = layerNorm2d(ao, x, w[8] as tf.Tensor1D, w[9] as tf.Tensor1D, c.layer_norm_eps, stats);
+    done(ao);
     const inter = linear2d(ln1.y, w[10] as tf.Tensor2D, w[11] as tf.Tensor1D);
     const act = activationForward(inter, this.act) as tf.Tensor2D;
+    done(inter);
     let f = linear2d(act, w[12] as tf.Tensor2D, w[13] as tf.Tensor1D);
+    done(act);
     const keep2 = ph > 0 ? dropoutMask([N, H], ph, seeds.hid2) : undefined;
-    if (keep2) f = dropoutApply(f, keep2, 1 / (1 - ph)) as tf.Tensor2D;
+    if (keep2) {
+      const d = dropoutApply(f, keep2, 1 / (1 - ph)) as tf.Tensor2D;
+      done(f, keep2);
+      f = d;
+    }
     const ln2 = layerNorm2d(f, ln1.y, w[14] as tf.Tensor1D, w[15] as tf.Tensor1D, c.layer_norm_eps, stats);
+    done(f, ln1.y, qkv.W);
     if (!stats) return { out: ln2.y };
     return {
       out: ln2.y,
