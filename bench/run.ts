@@ -189,6 +189,8 @@ async function setupRerank(tmp: string): Promise<RerankSetup> {
 interface Measured {
   ms: number;
   peakRssMb: number;
+  /** The tensor backend the child ran on (ours only). */
+  backend?: string;
   /** --profile: one step's kernels (ours: tf.profile; PyTorch: torch.profiler, self CPU time). */
   profile?: StepProfile;
 }
@@ -196,14 +198,20 @@ interface Measured {
 /** A case that fails or runs past the per-case limit is reported, not fatal. */
 const CASE_TIMEOUT_MS = Number(process.env.BENCH_CASE_TIMEOUT_S ?? 600) * 1000;
 
-function parseChild(r: ReturnType<typeof spawnSync>, who: string): Measured | null {
+function parseChild(r: ReturnType<typeof spawnSync>, who: string, backend?: string): Measured | null {
   if (r.status !== 0) {
     const why = r.error ? String(r.error.message) : `exit ${r.status}: ${String(r.stderr).slice(-500)}`;
     process.stderr.write(`  ${who} did not finish (${why})\n`);
     return null;
   }
   const lines = String(r.stdout).trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]) as Measured;
+  const m = JSON.parse(lines[lines.length - 1]) as Measured;
+  // A child that fell back to another backend (e.g. tfjs-node missing for a moment) measures something else.
+  if (backend && m.backend && m.backend !== backend) {
+    process.stderr.write(`  ${who} ran on ${m.backend}, not ${backend}: not counted\n`);
+    return null;
+  }
+  return m;
 }
 
 function peer(python: string, c: Case, setup: RerankSetup, threads: number, profile: boolean): Measured | null {
@@ -222,7 +230,7 @@ function peer(python: string, c: Case, setup: RerankSetup, threads: number, prof
  * Runs one case of ours in a fresh process (the same entry point, with --child), or of another
  * checkout of rankdistill (`--baseline DIR`: its bench/run.ts through tsx, in that directory).
  */
-function oursInChild(c: Case, setup: RerankSetup, threads: number, profile: boolean, baseline?: string): Measured | null {
+function oursInChild(c: Case, setup: RerankSetup, threads: number, profile: boolean, expectBackend: string, baseline?: string): Measured | null {
   const entry = baseline ? ['--import', 'tsx', path.join(baseline, 'bench', 'run.ts')] : [...process.execArgv, process.argv[1]];
   const r = spawnSync(process.execPath, [...entry, '--child', JSON.stringify({ c, setup, profile })], {
     cwd: baseline,
@@ -231,7 +239,7 @@ function oursInChild(c: Case, setup: RerankSetup, threads: number, profile: bool
     timeout: CASE_TIMEOUT_MS,
     env: { ...process.env, TF_NUM_INTRAOP_THREADS: String(threads), ...(c.backend ? { RANKDISTILL_BACKEND: c.backend } : {}) },
   });
-  return parseChild(r, `rankdistill${baseline ? ` baseline ${baseline}` : ''} (${c.id})`);
+  return parseChild(r, `rankdistill${baseline ? ` baseline ${baseline}` : ''} (${c.id})`, c.backend ?? expectBackend);
 }
 
 async function child(arg: string): Promise<void> {
@@ -241,11 +249,11 @@ async function child(arg: string): Promise<void> {
   try {
     if (profile) {
       const p = await profileStep(runner.run, c.warmup);
-      console.log(JSON.stringify({ ms: p.wallMs, peakRssMb: process.resourceUsage().maxRSS / 1024, profile: p }));
+      console.log(JSON.stringify({ ms: p.wallMs, peakRssMb: process.resourceUsage().maxRSS / 1024, backend: tf.getBackend(), profile: p }));
       return;
     }
     const ms = await timed(runner.run, c.warmup, c.iters);
-    console.log(JSON.stringify({ ms, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+    console.log(JSON.stringify({ ms, peakRssMb: process.resourceUsage().maxRSS / 1024, backend: tf.getBackend() }));
   } finally {
     runner.dispose();
   }
@@ -289,7 +297,7 @@ async function main(): Promise<void> {
   const setup = await setupRerank(tmp);
   if (values.profile) {
     for (const c of list) {
-      const o = oursInChild(c, setup, threads, true);
+      const o = oursInChild(c, setup, threads, true, info.backend);
       const p = peer(python, c, setup, threads, true);
       console.log(`\n== ${c.id}: ${c.what}`);
       if (o?.profile) console.log(formatProfile(`rankdistill (${c.backend ?? info.backend}), peak RSS ${o.peakRssMb.toFixed(0)} MB`, o.profile));
@@ -310,13 +318,13 @@ async function main(): Promise<void> {
       let p: Measured | null;
       let b: Measured | null = null;
       if (r % 2 === 0) {
-        o = oursInChild(c, setup, threads, false);
+        o = oursInChild(c, setup, threads, false, info.backend);
         p = peer(python, c, setup, threads, false);
-        if (baseline) b = oursInChild(c, setup, threads, false, baseline);
+        if (baseline) b = oursInChild(c, setup, threads, false, info.backend, baseline);
       } else {
-        if (baseline) b = oursInChild(c, setup, threads, false, baseline);
+        if (baseline) b = oursInChild(c, setup, threads, false, info.backend, baseline);
         p = peer(python, c, setup, threads, false);
-        o = oursInChild(c, setup, threads, false);
+        o = oursInChild(c, setup, threads, false, info.backend);
       }
       const e = seen.get(c.id) ?? { ours: [], peer: [], base: [] };
       e.ours.push(o);

@@ -200,8 +200,8 @@ class Ops {
 
 type KernelBody = (o: Ops, inputs: Record<string, tf.TensorInfo | undefined>, attrs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
 
-function geluGrad(o: Ops, dy: Meta, x: Meta): Meta {
-  // f′(x) = Φ(x) + x·φ(x)
+/** Φ(x) = ½(1 + erf(x/√2)), the standard normal CDF. */
+function normalCdf(o: Ops, x: Meta): Meta {
   const a = o.scale(x, Math.SQRT1_2);
   const e = o.ew('Erf', a);
   o.free(a);
@@ -209,6 +209,12 @@ function geluGrad(o: Ops, dy: Meta, x: Meta): Meta {
   o.free(e);
   const cdf = o.ew('AddV2', h, o.c.scalar(0.5));
   o.free(h);
+  return cdf;
+}
+
+function geluGrad(o: Ops, dy: Meta, x: Meta): Meta {
+  // f′(x) = Φ(x) + x·φ(x)
+  const cdf = normalCdf(o, x);
   const x2 = o.ew('Square', x);
   const m = o.scale(x2, -0.5);
   o.free(x2);
@@ -246,13 +252,7 @@ function geluTanhInner(o: Ops, x: Meta): { t: Meta; x2: Meta } {
 function activation(o: Ops, x: Meta, kind: FusedActivation): Meta {
   switch (kind) {
     case 'gelu': {
-      const a = o.scale(x, Math.SQRT1_2);
-      const e = o.ew('Erf', a);
-      o.free(a);
-      const h = o.scale(e, 0.5);
-      o.free(e);
-      const cdf = o.ew('AddV2', h, o.c.scalar(0.5));
-      o.free(h);
+      const cdf = normalCdf(o, x);
       const y = o.ew('Mul', x, cdf);
       o.free(cdf);
       return y;
