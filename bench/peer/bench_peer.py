@@ -1,6 +1,7 @@
 # The PyTorch + transformers side of `npm run bench`: the same cases as bench/run.ts, timed the same
 # way (median of timed iterations after warm-up), printed as JSON on stdout with the peak RSS.
-# The case comes as JSON on stdin.
+# The case comes as JSON on stdin; with "profile": true, one step after warm-up runs under
+# torch.profiler and its per-op table (self CPU time) comes back instead of the timing.
 import json, resource, sys, time, statistics
 import torch
 
@@ -8,7 +9,7 @@ torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
 torch.manual_seed(0)
 
 
-def timed(fn, warmup, iters):
+def timed_median(fn, warmup, iters):
     for _ in range(warmup):
         fn()
     out = []
@@ -33,8 +34,24 @@ def inputs(cfg):
     return ids, torch.ones_like(ids), torch.zeros_like(ids)
 
 
+def profiled(fn, warmup, iters):
+    # The same warm-up as a timed run, then one step under the profiler: per-op count and self time.
+    for _ in range(warmup):
+        fn()
+    t = time.perf_counter()
+    fn()
+    wall = (time.perf_counter() - t) * 1000
+    from torch.profiler import profile, ProfilerActivity
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    rows = [{'name': e.key, 'count': e.count, 'ms': e.self_cpu_time_total / 1000} for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    rows.sort(key=lambda r: -r['ms'])
+    return {'wallMs': wall, 'kernels': sum(r['count'] for r in rows), 'kernelMs': sum(r['ms'] for r in rows), 'rows': rows}
+
+
 def run_case(case):
     kind, cfg, w, n = case['kind'], case['config'], case['warmup'], case['iters']
+    timed = profiled if case.get('profile') else timed_median
     if kind == 'bert-infer':
         m = bert(cfg).eval()
         ids, am, tt = inputs(cfg)
@@ -44,6 +61,8 @@ def run_case(case):
         return timed(f, w, n)
     if kind == 'bert-train':
         m = bert(cfg).train()
+        if cfg.get('checkpointing'):
+            m.gradient_checkpointing_enable()
         ids, am, tt = inputs(cfg)
         no_decay = [p for n_, p in m.named_parameters() if n_.endswith('bias') or 'LayerNorm' in n_]
         decay = [p for n_, p in m.named_parameters() if not (n_.endswith('bias') or 'LayerNorm' in n_)]
@@ -91,5 +110,9 @@ def run_case(case):
 
 # One case per process, so that the peak RSS belongs to that case alone.
 case = json.load(sys.stdin)
-ms = run_case(case)
-print(json.dumps({'id': case['id'], 'ms': ms, 'peakRssMb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+res = run_case(case)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+if case.get('profile'):
+    print(json.dumps({'id': case['id'], 'ms': res['wallMs'], 'peakRssMb': peak, 'profile': res}))
+else:
+    print(json.dumps({'id': case['id'], 'ms': res, 'peakRssMb': peak}))

@@ -2,7 +2,10 @@
 // unless an option or RANKDISTILL_BACKEND says otherwise.
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs-core';
+import { registerTensorflowKernels } from './tensorflow-kernels.js';
 
 const require = createRequire(import.meta.url);
 
@@ -141,6 +144,7 @@ function initNativeSync(pref: BackendPreference): { info: BackendInfo | null; wh
     const r = tryNative(pkg);
     if (r.ok) {
       tf.setBackend('tensorflow');
+      registerTensorflowKernels();
       // An absent GPU package is not worth a note when the CPU one loads.
       const notes = why.filter((w) => !w.includes('Cannot find module'));
       return { info: nativeInfo(pkg, r.mod, notes.length ? notes.join('; ') : null), why };
@@ -202,4 +206,43 @@ export function ensureBackend(): BackendInfo {
 /** The active backend, or null before initialisation. */
 export function currentBackend(): BackendInfo | null {
   return info;
+}
+
+// Host copies of tensor data. tfjs-node hands a tensor made from a JS array to TensorFlow lazily, on
+// first use, and TensorFlow then copies it (its buffers are 64-byte aligned, V8's are not); the JS
+// array is garbage from then on, but V8 frees such arrays only when it collects, which may be long
+// after (a small JS heap rarely triggers one). A model built or loaded weight by weight would hold
+// every weight twice until then. `settleTensor` hands a tensor over at once and collects the JS
+// copies every 64 MB; `releaseHostCopies` collects what is left. Other backends keep their data in
+// JS, so both do nothing there.
+const SETTLE_BYTES = 64 * 2 ** 20;
+let unsettledBytes = 0;
+let collect: (() => void) | null = null;
+
+function collectGarbage(): void {
+  if (!collect) {
+    const exposed = (globalThis as { gc?: () => void }).gc;
+    if (exposed) collect = exposed;
+    else {
+      // The documented way to reach V8's collector from a running process.
+      v8.setFlagsFromString('--expose-gc');
+      collect = vm.runInNewContext('gc') as () => void;
+    }
+  }
+  collect();
+  unsettledBytes = 0;
+}
+
+/** Moves a tensor made from JS data into the native backend now; see above. */
+export function settleTensor(t: tf.Tensor): void {
+  if (tf.getBackend() !== 'tensorflow') return;
+  // Any kernel reading the tensor makes tfjs-node hand it over; a reshape costs nothing.
+  tf.dispose(tf.reshape(t, [-1]));
+  unsettledBytes += t.size * 4;
+  if (unsettledBytes >= SETTLE_BYTES) collectGarbage();
+}
+
+/** Collects the JS copies of settled tensors that are still waiting; see above. */
+export function releaseHostCopies(): void {
+  if (tf.getBackend() === 'tensorflow' && unsettledBytes > 0) collectGarbage();
 }

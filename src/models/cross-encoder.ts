@@ -162,6 +162,11 @@ export class CrossEncoder extends PairRanker<PairBatch> {
     this.bert.seeds.setState(state);
   }
 
+  /** Gradient checkpointing: each encoder layer's activations are recomputed in the backward pass. */
+  setGradientCheckpointing(on: boolean): void {
+    this.bert.gradientCheckpointing = on;
+  }
+
   /** Trainable variables by HF name. */
   trainableVariables(): Map<string, tf.Variable> {
     return this.bert.params.trainable();

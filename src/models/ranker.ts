@@ -25,6 +25,8 @@ export interface TrainableRanker<B = unknown> {
   /** Optional: the state of the model's dropout random stream, so a pass can be replayed exactly. */
   rngState?(): number;
   setRngState?(state: number): void;
+  /** Optional: recompute activations in the backward pass instead of keeping them (less memory). */
+  setGradientCheckpointing?(on: boolean): void;
   /** Relevance scores in eval mode (used for dev evaluation). */
   score(pairs: Array<[string, string]>, opts?: { batchSize?: number }): Promise<number[]>;
   save(dir: string): Promise<void>;

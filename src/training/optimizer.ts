@@ -1,6 +1,7 @@
 // AdamW (Loshchilov & Hutter) as torch.optim.AdamW computes it, which tfjs lacks: decoupled weight
 // decay p ← p·(1 − lr·wd) before the Adam step, bias-corrected moments, eps added after the sqrt.
 import * as tf from '@tensorflow/tfjs-core';
+import { adamwUpdate, sumOfSquares } from '../backend/fused.js';
 
 export interface AdamWOptions {
   lr?: number;
@@ -79,14 +80,12 @@ export class AdamW {
       const mv = m;
       const vv = v;
       tf.tidy(() => {
-        const m1 = tf.add(tf.mul(mv, this.beta1), tf.mul(g, 1 - this.beta1));
-        const v1 = tf.add(tf.mul(vv, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+        // One fused kernel per parameter (backend/fused.ts) instead of a dozen elementwise ops.
+        const decay = this.decays(name) ? 1 - lr * this.weightDecay : 1;
+        const [p1, m1, v1] = adamwUpdate(p, mv, vv, g, { beta1: this.beta1, beta2: this.beta2, eps: this.eps, decay, bc1, bc2, lr });
         mv.assign(m1);
         vv.assign(v1);
-        const denom = tf.add(tf.div(tf.sqrt(v1), Math.sqrt(bc2)), this.eps);
-        const update = tf.mul(tf.div(m1, denom), lr / bc1);
-        const decayed = this.decays(name) ? tf.mul(p, 1 - lr * this.weightDecay) : p;
-        p.assign(tf.sub(decayed, update));
+        p.assign(p1);
       });
     }
   }
@@ -122,9 +121,7 @@ export class AdamW {
  * norm before clipping; the caller disposes the old ones.
  */
 export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { grads: Map<string, tf.Tensor>; norm: number } {
-  const norm = Math.sqrt(
-    tf.tidy(() => tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0] as number),
-  );
+  const norm = Math.sqrt(tf.tidy(() => sumOfSquares([...grads.values()]).dataSync()[0]));
   const coef = maxNorm / (norm + 1e-6);
   if (!(coef < 1)) return { grads: new Map([...grads].map(([k, g]) => [k, tf.clone(g)])), norm };
   return { grads: new Map([...grads].map(([k, g]) => [k, tf.mul(g, coef)])), norm };

@@ -51,6 +51,12 @@ export interface TrainerConfig {
    * backward pass (the GradCache scheme) — memory for one chunk at a time, one extra forward pass.
    */
   maxPairsPerForward?: number;
+  /**
+   * Recompute each encoder layer's activations in the backward pass instead of keeping them
+   * (gradient checkpointing): much less memory for large models, about one more forward pass of
+   * compute. Needs a model that supports it (CrossEncoder does).
+   */
+  gradientCheckpointing?: boolean;
   /** Dev evaluation, called every `evalEvery` optimiser steps (default: after each epoch). */
   evaluate?: (model: TrainableRanker) => Promise<Record<string, number>>;
   evalEvery?: number;
@@ -169,6 +175,10 @@ export class Trainer {
     this.config = { ...DEFAULTS, ...config };
     this.loss = typeof config.loss === 'function' ? config.loss : getLoss(config.loss ?? 'ranknet', config.lossOptions);
     this.optimizer = new AdamW({ lr: this.config.lr, weightDecay: this.config.weightDecay });
+    if (config.gradientCheckpointing !== undefined) {
+      if (!model.setGradientCheckpointing) throw new Error('gradientCheckpointing: this model does not support gradient checkpointing');
+      model.setGradientCheckpointing(config.gradientCheckpointing);
+    }
   }
 
   /** Groups lists into micro-batches for one epoch (shuffled by a per-epoch seed, so resuming replays it). */

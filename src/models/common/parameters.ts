@@ -1,6 +1,7 @@
 // Model weights as tf.Variables keyed by their Hugging Face parameter names, so loading and saving a
 // checkpoint is a walk over one dictionary.
 import * as tf from '@tensorflow/tfjs-core';
+import { releaseHostCopies, settleTensor } from '../../backend/index.js';
 import type { StoredTensor, TensorToWrite } from '../../io/safetensors.js';
 import { InputError } from '../../utils/errors.js';
 
@@ -61,6 +62,8 @@ export class Parameters {
     });
     const v = tf.variable(value, trainable);
     value.dispose();
+    // Without this a model built weight by weight would hold every weight twice for a while.
+    settleTensor(v);
     this.vars.set(name, v);
     return v;
   }
@@ -122,8 +125,10 @@ export class Parameters {
       if (seen.has(name)) throw new InputError(`tensors map twice onto parameter '${name}'`, { file: source });
       seen.add(name);
       tf.tidy(() => v.assign(tf.tensor(t.values, t.shape, v.dtype)));
+      settleTensor(v);
       report.loaded.push(name);
     }
+    releaseHostCopies();
     const missing = [...this.vars.keys()].filter((n) => !seen.has(n));
     const required = missing.filter((n) => !opts.optional?.(n));
     if (required.length) {
