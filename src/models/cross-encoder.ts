@@ -1,6 +1,11 @@
 // The monoBERT-family cross-encoder: `[CLS] query [SEP] document [SEP]` → BERT → pooled [CLS] →
 // classifier. One logit (the `cross-encoder/ms-marco-*` format): score = logit. Two classes
 // (monoBERT): score = log-softmax of the "relevant" class (index 1).
+// Pooling 'mean' (an option): the classifier reads the masked mean of the last token states instead
+// of the [CLS] pooler — the pooling sentence-transformers checkpoints (all-MiniLM-L6-v2) were trained
+// with. It is saved in config.json under `rankdistill.pooling`, a key transformers ignores: HF's
+// BertForSequenceClassification would still use [CLS] + pooler, so only rankdistill reproduces the
+// scores of a mean-pooled checkpoint.
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -12,6 +17,7 @@ import { InputError } from '../utils/errors.js';
 import { bertConfig, bertConfigText, readBertConfig, type BertConfig } from './bert/config.js';
 import { BertModel, renameBertCheckpointKey, type BertInputs } from './bert/model.js';
 import { checkpointFiles, hasTokenizer } from '../io/checkpoint.js';
+import { readJsonObject } from '../io/json.js';
 
 export interface CrossEncoderOptions {
   /** Tokenizer instance, or a file/directory to load one from (tokenizer.json or vocab.txt). */
@@ -21,7 +27,15 @@ export interface CrossEncoderOptions {
   truncation?: TruncationStrategy;
   /** Seed for initialisation and dropout. */
   seed?: number;
+  /**
+   * What the classifier reads: 'cls' (default; HF BertForSequenceClassification: tanh pooler on
+   * [CLS]) or 'mean' (masked mean of the last token states, no pooler). A saved model remembers it.
+   */
+  pooling?: CrossEncoderPooling;
 }
+
+export type CrossEncoderPooling = 'cls' | 'mean';
+const POOLINGS: readonly CrossEncoderPooling[] = ['cls', 'mean'];
 
 export interface ScoreOptions {
   /** Pairs per forward pass (default 32). */
@@ -42,6 +56,7 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
   readonly bert: BertModel;
   readonly maxLength: number;
   readonly truncation: TruncationStrategy;
+  readonly pooling: CrossEncoderPooling;
   private tok: TextTokenizer | null;
 
   /** A new model with freshly initialised weights; `config` keys left out take HF's BERT defaults. */
@@ -51,6 +66,8 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
     this.bert = new BertModel(this.config, opts.seed ?? 42);
     this.maxLength = Math.min(opts.maxLength ?? 512, this.config.max_position_embeddings);
     this.truncation = opts.truncation ?? 'longest_first';
+    this.pooling = opts.pooling ?? 'cls';
+    if (!POOLINGS.includes(this.pooling)) throw new InputError(`unknown pooling '${String(this.pooling)}' (${POOLINGS.join(', ')})`, { field: 'pooling' });
     this.tok =
       typeof opts.tokenizer === 'string'
         ? TextTokenizer.fromDir(opts.tokenizer, { maxLength: this.maxLength })
@@ -68,7 +85,7 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
     if (tokenizer === undefined && hasTokenizer(dir)) {
       tokenizer = dir;
     }
-    const model = new CrossEncoder(config, { ...opts, tokenizer });
+    const model = new CrossEncoder(config, { pooling: savedPooling(cfgFile), ...opts, tokenizer });
     try {
       model.bert.params.load(readSafetensors(weightsFile), {
         source: weightsFile,
@@ -102,7 +119,8 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
   logits(batch: BertInputs, training = false): tf.Tensor2D {
     return tf.tidy(() => {
       const out = this.bert.forward(batch, { training });
-      return this.bert.classify(out.pooledOutput, training);
+      const pooled = this.pooling === 'mean' ? maskedMean(out.lastHiddenState, batch.attentionMask) : out.pooledOutput;
+      return this.bert.classify(pooled, training);
     });
   }
 
@@ -178,7 +196,8 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
   async save(dir: string): Promise<void> {
     fs.mkdirSync(dir, { recursive: true });
     writeSafetensors(path.join(dir, 'model.safetensors'), this.bert.params.toTensors(), { format: 'pt' });
-    fs.writeFileSync(path.join(dir, 'config.json'), bertConfigText(this.config));
+    const extra = this.pooling === 'cls' ? {} : { rankdistill: { pooling: this.pooling } };
+    fs.writeFileSync(path.join(dir, 'config.json'), bertConfigText(this.config, extra));
     if (this.tok) {
       this.tok.inner.save(path.join(dir, 'tokenizer.json'));
       const tc = {
@@ -198,4 +217,22 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
   dispose(): void {
     this.bert.dispose();
   }
+}
+
+/** The head's pooling stated in a saved config.json (`rankdistill.pooling`), or undefined. */
+function savedPooling(cfgFile: string): CrossEncoderPooling | undefined {
+  const saved = readJsonObject(cfgFile).rankdistill as { pooling?: unknown } | undefined;
+  const p = saved?.pooling;
+  if (p === undefined) return undefined;
+  if (!POOLINGS.includes(p as CrossEncoderPooling)) throw new InputError(`unknown pooling ${JSON.stringify(p)} (${POOLINGS.join(', ')})`, { file: cfgFile, field: 'rankdistill.pooling' });
+  return p as CrossEncoderPooling;
+}
+
+/** Mean of the token states over the attention mask: [B, S, H], [B, S] → [B, H]. */
+export function maskedMean(states: tf.Tensor3D, attentionMask?: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    if (!attentionMask) return tf.mean(states, 1) as tf.Tensor2D;
+    const m = tf.expandDims(tf.cast(attentionMask, 'float32'), 2);
+    return tf.div(tf.sum(tf.mul(states, m), 1), tf.maximum(tf.sum(m, 1), 1e-9)) as tf.Tensor2D;
+  });
 }
