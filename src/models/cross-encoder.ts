@@ -18,6 +18,8 @@ import { bertConfig, bertConfigText, readBertConfig, type BertConfig } from './b
 import { BertModel, renameBertCheckpointKey, type BertInputs } from './bert/model.js';
 import { checkpointFiles, hasTokenizer } from '../io/checkpoint.js';
 import { readJsonObject } from '../io/json.js';
+import { resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../hub/index.js';
+import type { LoadReport } from './common/parameters.js';
 
 export interface CrossEncoderOptions {
   /** Tokenizer instance, or a file/directory to load one from (tokenizer.json or vocab.txt). */
@@ -32,6 +34,27 @@ export interface CrossEncoderOptions {
    * [CLS]) or 'mean' (masked mean of the last token states, no pooler). A saved model remembers it.
    */
   pooling?: CrossEncoderPooling;
+  /**
+   * What fromPretrained does with its load report (the weights newly initialised, the checkpoint
+   * tensors unused): printed on stderr as transformers does (default, and only when either list is
+   * non-empty), given to a function instead, or dropped (false).
+   */
+  loadReport?: boolean | ((report: CheckpointLoadReport) => void);
+}
+
+/** What loading a checkpoint did: Parameters.load's report and the file it read. */
+export interface CheckpointLoadReport extends LoadReport {
+  source: string;
+}
+
+/** The load report as a table, in the manner of transformers' LOAD REPORT. */
+export function formatLoadReport(what: string, r: CheckpointLoadReport, seed: number): string {
+  const rows = [...r.missing.map((k) => [k, 'MISSING']), ...r.unexpected.map((k) => [k, 'UNEXPECTED'])];
+  const w = Math.max(3, ...rows.map(([k]) => k.length));
+  const lines = [`${what} LOAD REPORT from: ${r.source}`, `${'Key'.padEnd(w)} | Status`, `${'-'.repeat(w)}-+-----------`, ...rows.map(([k, st]) => `${k.padEnd(w)} | ${st}`), '', 'Notes:'];
+  if (r.missing.length) lines.push(`- MISSING: newly initialised (seed ${seed}) because absent from the checkpoint; train them on your task.`);
+  if (r.unexpected.length) lines.push('- UNEXPECTED: in the checkpoint but not used by this model.');
+  return lines.join('\n');
 }
 
 export type CrossEncoderPooling = 'cls' | 'mean';
@@ -76,18 +99,28 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
 
   /**
    * Loads `config.json` + `model.safetensors` (HF `BertForSequenceClassification`, or a bare
-   * `BertModel` whose classifier then starts fresh) and the tokenizer found in `dir` or `opts.tokenizer`.
+   * `BertModel` — a bi-encoder such as all-MiniLM-L6-v2 — whose classifier then starts fresh, seeded,
+   * with 1 logit unless the config names its labels) and the tokenizer found there or in
+   * `opts.tokenizer`, from a local folder or a Hub id (`resolvePretrained`: HF cache, Hub, wheel).
    */
-  static async fromPretrained(dir: string, opts: CrossEncoderOptions = {}): Promise<CrossEncoder> {
+  static async fromPretrained(idOrPath: string, opts: CrossEncoderOptions & HubOptions = {}): Promise<CrossEncoder> {
+    const dir = await resolvePretrained(idOrPath, { ...opts, files: ['config.json', 'model.safetensors'], optionalFiles: TOKENIZER_FILES });
     const { configFile: cfgFile, weightsFile } = checkpointFiles(dir);
     const config = readBertConfig(cfgFile);
+    const weights = readSafetensors(weightsFile);
+    const raw = readJsonObject(cfgFile);
+    if (![...weights.tensors.keys()].some((k) => k.startsWith('classifier.')) && raw.num_labels === undefined && raw.id2label === undefined) {
+      // A checkpoint without a ranking head: one relevance logit (as sentence-transformers' CrossEncoder does).
+      config.num_labels = 1;
+    }
     let tokenizer = opts.tokenizer;
     if (tokenizer === undefined && hasTokenizer(dir)) {
       tokenizer = dir;
     }
     const model = new CrossEncoder(config, { pooling: savedPooling(cfgFile), ...opts, tokenizer });
+    let report: LoadReport;
     try {
-      model.bert.params.load(readSafetensors(weightsFile), {
+      report = model.bert.params.load(weights, {
         source: weightsFile,
         rename: renameBertCheckpointKey,
         optional: (n) => n.startsWith('classifier.') || n.startsWith('bert.pooler.'),
@@ -95,6 +128,11 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
     } catch (e) {
       model.dispose();
       throw e;
+    }
+    const full: CheckpointLoadReport = { ...report, source: weightsFile };
+    if (typeof opts.loadReport === 'function') opts.loadReport(full);
+    else if (opts.loadReport !== false && (report.missing.length || report.unexpected.length)) {
+      console.warn(formatLoadReport('CrossEncoder (BertForSequenceClassification)', full, opts.seed ?? 42));
     }
     return model;
   }

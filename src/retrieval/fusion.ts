@@ -63,18 +63,53 @@ export function runOrder(entries: readonly RunLike[]): string[] {
   return [...entries].sort((a, b) => b.score - a.score || a.rank - b.rank || (a.docid < b.docid ? -1 : a.docid > b.docid ? 1 : 0)).map((e) => e.docid);
 }
 
-export type FusionMethod = 'rrf' | 'round-robin';
+export type FusionMethod = 'rrf' | 'round-robin' | 'interpolation';
+
+/**
+ * Normalised score interpolation: each run's scores min-max normalised per query to [0, 1], then
+ * Σ_runs w_run · norm_run(d); a document a run did not return counts 0 there (its minimum). A run
+ * whose scores are all equal normalises to 0. Ties: first appearance across runs (as RRF).
+ */
+export function interpolateScores(
+  lists: ReadonlyArray<readonly RunLike[]>,
+  weights: readonly number[],
+  opts: { depth?: number } = {},
+): Array<{ docid: string; score: number }> {
+  if (weights.length !== lists.length || !weights.every(Number.isFinite)) throw new Error(`interpolation needs one finite weight per run: ${lists.length} runs, weights [${weights.join(', ')}]`);
+  const score = new Map<string, number>();
+  const first = new Map<string, number>();
+  let order = 0;
+  lists.forEach((l, r) => {
+    const best = new Map<string, number>();
+    for (const e of l) best.set(e.docid, Math.max(best.get(e.docid) ?? -Infinity, e.score));
+    const v = [...best.values()];
+    const lo = Math.min(...v);
+    const span = Math.max(...v) - lo;
+    for (const d of runOrder(l)) {
+      if (!first.has(d)) first.set(d, order++);
+      if (!score.has(d)) score.set(d, 0);
+    }
+    for (const [d, x] of best) score.set(d, score.get(d)! + weights[r] * (span > 0 ? (x - lo) / span : 0));
+  });
+  const fused = [...score].map(([docid, s]) => ({ docid, score: s }));
+  fused.sort((a, b) => b.score - a.score || first.get(a.docid)! - first.get(b.docid)!);
+  return fused.slice(0, opts.depth ?? fused.length);
+}
 
 /** Fuses whole runs (qid → entries): every query present in any run; result lists are docids best first. */
 export function fuseRuns(
   runs: ReadonlyArray<Map<string, readonly RunLike[]>>,
-  opts: { method?: FusionMethod; k?: number; depth?: number } = {},
+  opts: { method?: FusionMethod; k?: number; depth?: number; weights?: readonly number[] } = {},
 ): Map<string, string[]> {
   const qids: string[] = [];
   const seen = new Set<string>();
   for (const run of runs) for (const q of run.keys()) if (!seen.has(q)) (seen.add(q), qids.push(q));
   const out = new Map<string, string[]>();
   for (const q of qids) {
+    if (opts.method === 'interpolation') {
+      out.set(q, interpolateScores(runs.map((r) => r.get(q) ?? []), opts.weights ?? runs.map(() => 1 / runs.length), { depth: opts.depth }).map((h) => h.docid));
+      continue;
+    }
     const lists = runs.map((r) => runOrder(r.get(q) ?? []));
     out.set(
       q,

@@ -17,7 +17,7 @@ const FIXTURE3 = dataPath('hf-fixtures', 'llama3-tiny-random');
 describe('Llama generation with the key/value cache', () => {
   let model: LlamaModel;
   before(() => {
-    model = LlamaModel.fromPretrained(FIXTURE3);
+    model = LlamaModel.fromDir(FIXTURE3);
   });
   after(() => model.dispose());
 
@@ -117,22 +117,22 @@ describe('Llama config and checkpoint errors', () => {
 
   it('names the tensor and shapes when the config does not fit the checkpoint', () => {
     const before = tf.memory().numTensors;
-    expectInputError(() => LlamaModel.fromPretrained(copyFixture((c) => (c.intermediate_size = 96))), 'model.safetensors', 'mlp.', '[64,128]', '[64,96]', 'mismatch');
-    expectInputError(() => LlamaModel.fromPretrained(copyFixture((c) => (c.num_key_value_heads = 4))), 'k_proj', 'mismatch');
-    expectInputError(() => LlamaModel.fromPretrained(copyFixture((c) => (c.num_hidden_layers = 1))), 'model.layers.1.', 'mismatch');
-    expectInputError(() => LlamaModel.fromPretrained(copyFixture((c) => (c.num_hidden_layers = 3))), 'missing tensors', 'model.layers.2.');
+    expectInputError(() => LlamaModel.fromDir(copyFixture((c) => (c.intermediate_size = 96))), 'model.safetensors', 'mlp.', '[64,128]', '[64,96]', 'mismatch');
+    expectInputError(() => LlamaModel.fromDir(copyFixture((c) => (c.num_key_value_heads = 4))), 'k_proj', 'mismatch');
+    expectInputError(() => LlamaModel.fromDir(copyFixture((c) => (c.num_hidden_layers = 1))), 'model.layers.1.', 'mismatch');
+    expectInputError(() => LlamaModel.fromDir(copyFixture((c) => (c.num_hidden_layers = 3))), 'missing tensors', 'model.layers.2.');
     // Untied config needs lm_head; tied config with this checkpoint finds an unused lm_head… which is ignored (HF does the same).
-    expectInputError(() => LlamaModel.fromPretrained(copyFixture((c) => (c.attention_bias = true))), 'missing tensors', 'q_proj.bias');
+    expectInputError(() => LlamaModel.fromDir(copyFixture((c) => (c.attention_bias = true))), 'missing tensors', 'q_proj.bias');
     expect(tf.memory().numTensors, 'no tensors left behind by failed loads').to.equal(before);
   });
 
   it('rejects bad config values with the file and field', () => {
-    expectInputError(() => LlamaModel.fromPretrained(copyFixture((c) => delete c.hidden_size)), 'config.json', "field 'hidden_size'", 'missing');
-    expectInputError(() => LlamaModel.fromPretrained(copyFixture((c) => (c.num_key_value_heads = 3))), "field 'num_key_value_heads'", 'multiple');
-    expectInputError(() => LlamaModel.fromPretrained(copyFixture((c) => (c.rope_scaling = { rope_type: 'yarn', factor: 4 }))), "field 'rope_scaling.rope_type'", 'yarn');
-    expectInputError(() => LlamaModel.fromPretrained(copyFixture((c) => (c.hidden_act = 'swiglu'))), "field 'hidden_act'");
-    expectInputError(() => LlamaModel.fromPretrained(copyFixture((c) => (c.model_type = 'gpt2'))), "field 'model_type'");
-    expectInputError(() => LlamaModel.fromPretrained(tmpDir()), 'config.json not found');
+    expectInputError(() => LlamaModel.fromDir(copyFixture((c) => delete c.hidden_size)), 'config.json', "field 'hidden_size'", 'missing');
+    expectInputError(() => LlamaModel.fromDir(copyFixture((c) => (c.num_key_value_heads = 3))), "field 'num_key_value_heads'", 'multiple');
+    expectInputError(() => LlamaModel.fromDir(copyFixture((c) => (c.rope_scaling = { rope_type: 'yarn', factor: 4 }))), "field 'rope_scaling.rope_type'", 'yarn');
+    expectInputError(() => LlamaModel.fromDir(copyFixture((c) => (c.hidden_act = 'swiglu'))), "field 'hidden_act'");
+    expectInputError(() => LlamaModel.fromDir(copyFixture((c) => (c.model_type = 'gpt2'))), "field 'model_type'");
+    expectInputError(() => LlamaModel.fromDir(tmpDir()), 'config.json not found');
   });
 
   it('reads the transformers 5.x config layout (rope_parameters, dtype) like the hub layout', () => {

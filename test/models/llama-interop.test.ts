@@ -108,14 +108,14 @@ describe('Llama interop with HF transformers (PyTorch peer)', function () {
       expect(peer.ours[i].cls).to.equal(cls);
       const V = model.config.vocab_size;
       expectClose(validOnly(peer.ours[i].logits, V), validOnly(ourLogits(model), V), 1e-4, 1e-3, 'HF logits of our checkpoint');
-      const back = LlamaModel.fromPretrained(dir);
+      const back = LlamaModel.fromDir(dir);
       expect(ourLogits(back)).to.deep.equal(ourLogits(model));
       back.dispose();
     });
   });
 
   it('a checkpoint saved by transformers 5.x loads here with the same logits and greedy tokens', async () => {
-    const model = LlamaModel.fromPretrained(path.join(root, 'hf'));
+    const model = LlamaModel.fromDir(path.join(root, 'hf'));
     expect(model.config.attention_bias).to.equal(true);
     expect(model.config.head_dim).to.equal(8);
     expectClose(validOnly(ourLogits(model), 500), validOnly(peer.hf.logits, 500), 1e-4, 1e-3, 'our logits of the HF checkpoint');

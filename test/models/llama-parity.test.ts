@@ -53,7 +53,7 @@ for (const fixture of ['llama-tiny-random', 'llama3-tiny-random']) {
   describe(`Llama parity with HF transformers (${fixture})`, () => {
     let model: LlamaModel;
     before(() => {
-      model = LlamaModel.fromPretrained(dir);
+      model = LlamaModel.fromDir(dir);
     });
     after(() => model.dispose());
 

@@ -182,10 +182,10 @@ describe('RRA-GPT ranker', () => {
     // Save → load: same scores; the checkpoint also loads as a plain Llama model.
     const dir = tmpDir();
     await m.save(dir);
-    const back = RraGpt.fromPretrained(dir);
+    const back = RraGpt.fromDir(dir);
     expectClose(await back.score(lists.map((l) => [l.query, l.docs[0]] as [string, string])), s.slice(0, 4), 1e-6, 0, 'reloaded scores');
     expect(back.alpha).to.equal(1);
-    LlamaModel.fromPretrained(dir).dispose();
+    LlamaModel.fromDir(dir).dispose();
     back.dispose();
     m.dispose();
   });

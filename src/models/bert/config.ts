@@ -113,7 +113,7 @@ export function readBertConfig(file: string): BertConfig {
 }
 
 /** BertConfig fields transformers 5.x validates as floats. */
-const BERT_FLOAT_KEYS = ['hidden_dropout_prob', 'attention_probs_dropout_prob', 'layer_norm_eps', 'initializer_range', 'classifier_dropout'];
+export const BERT_FLOAT_KEYS = ['hidden_dropout_prob', 'attention_probs_dropout_prob', 'layer_norm_eps', 'initializer_range', 'classifier_dropout'];
 
 /** config.json text for a BERT config (float fields keep their `.0`). */
 export function bertConfigText(c: BertConfig, extra: Record<string, unknown> = {}): string {

@@ -11,6 +11,7 @@ import { Parameters } from '../common/parameters.js';
 import { activation, linear, rmsNorm, type Activation } from '../common/layers.js';
 import { llamaConfig, llamaConfigText, oBias, qkvBias, readLlamaConfig, ropeInvFreq, type LlamaConfig } from './config.js';
 import { checkpointFiles } from '../../io/checkpoint.js';
+import { resolvePretrained, type HubOptions } from '../../hub/index.js';
 
 export interface LlamaInputs {
   inputIds: tf.Tensor2D;
@@ -148,8 +149,13 @@ export class LlamaModel {
     }
   }
 
+  /** Loads `config.json` + `model.safetensors` from a local folder or a Hub id (`resolvePretrained`). */
+  static async fromPretrained(idOrPath: string, opts: { seed?: number } & HubOptions = {}): Promise<LlamaModel> {
+    return LlamaModel.fromDir(await resolvePretrained(idOrPath, { ...opts, files: ['config.json', 'model.safetensors'] }), opts);
+  }
+
   /** Loads `config.json` + `model.safetensors` from an HF model directory. */
-  static fromPretrained(dir: string, opts: { seed?: number } = {}): LlamaModel {
+  static fromDir(dir: string, opts: { seed?: number } = {}): LlamaModel {
     const { configFile: cfgFile, weightsFile } = checkpointFiles(dir);
     const model = new LlamaModel(readLlamaConfig(cfgFile), opts.seed);
     try {

@@ -18,6 +18,7 @@ import { DEFAULT_SELECTION, SELECT_REASON_NAMES, selectTokensFromTensor, special
 import { TermControlLayer, type TclPooling } from './tcl.js';
 import { toListGrid } from '../../training/lists.js';
 import { readJsonObject } from '../../io/json.js';
+import { resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../../hub/index.js';
 
 export interface RraBertConfig {
   selection?: TokenSelectionConfig;
@@ -102,7 +103,8 @@ export class RraBert implements TrainableRanker<RraBatch> {
    * Loads a cross-encoder checkpoint (HF format); the TCL weights and RRA config too when the
    * directory was written by RraBert.save, else the TCL starts fresh. `opts.rra` overrides the saved config.
    */
-  static async fromPretrained(dir: string, opts: RraBertOptions = {}): Promise<RraBert> {
+  static async fromPretrained(idOrPath: string, opts: RraBertOptions & HubOptions = {}): Promise<RraBert> {
+    const dir = await resolvePretrained(idOrPath, { ...opts, files: ['config.json', 'model.safetensors'], optionalFiles: [RRA_CONFIG_FILE, TCL_WEIGHTS_FILE, ...TOKENIZER_FILES] });
     const cfgFile = path.join(dir, RRA_CONFIG_FILE);
     const saved = (fs.existsSync(cfgFile) ? readJsonObject(cfgFile, RRA_CONFIG_FILE) : {}) as RraBertConfig;
     const ce = await CrossEncoder.fromPretrained(dir, opts);

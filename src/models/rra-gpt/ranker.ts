@@ -20,6 +20,7 @@ import { ReasonMap } from './data.js';
 import { checkpointFiles, hasTokenizer } from '../../io/checkpoint.js';
 import { toListGrid } from '../../training/lists.js';
 import { readJsonObject } from '../../io/json.js';
+import { resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../../hub/index.js';
 
 export interface RraGptTemplate {
   instruction: string;
@@ -140,8 +141,17 @@ export class RraGpt implements TrainableRanker<RraGptBatch> {
   private readonly bosToken?: string;
   private readonly eosToken?: string;
 
-  /** Loads a saved RRA-GPT (or any LlamaForCausalLM checkpoint, whose ranking layer then starts fresh). */
-  static fromPretrained(dir: string, opts: RraGptOptions = {}): RraGpt {
+  /**
+   * Loads a saved RRA-GPT (or any LlamaForCausalLM checkpoint, whose ranking layer then starts fresh)
+   * from a local folder or a Hub id (`resolvePretrained`).
+   */
+  static async fromPretrained(idOrPath: string, opts: RraGptOptions & HubOptions = {}): Promise<RraGpt> {
+    const dir = await resolvePretrained(idOrPath, { ...opts, files: ['config.json', 'model.safetensors'], optionalFiles: ['rra_gpt.json', ...TOKENIZER_FILES] });
+    return RraGpt.fromDir(dir, opts);
+  }
+
+  /** Loads a saved RRA-GPT (or any LlamaForCausalLM checkpoint) from a local folder. */
+  static fromDir(dir: string, opts: RraGptOptions = {}): RraGpt {
     const { configFile: cfgFile, weightsFile } = checkpointFiles(dir);
     const saved = path.join(dir, 'rra_gpt.json');
     const extra = (fs.existsSync(saved) ? readJsonObject(saved, 'rra_gpt.json') : {}) as Partial<RraGptOptions>;

@@ -12,6 +12,7 @@ import { Parameters, type LoadReport } from '../common/parameters.js';
 import { feedForwardKind, parseT5Config, t5Config, t5ConfigJson, t5ConfigText, type T5Config } from './config.js';
 import { checkpointFiles } from '../../io/checkpoint.js';
 import { readJsonObject } from '../../io/json.js';
+import { resolvePretrained, type HubOptions } from '../../hub/index.js';
 
 /** Self-attention keys/values of one decoder layer, [batch, heads, positions, d_kv]. */
 export interface KV {
@@ -301,6 +302,11 @@ export class T5Model {
       const dec = this.decode(inputs.decoderInputIds, { hidden: enc, mask }, opts).hidden;
       return { logits: this.lmLogits(dec), encoderLastHiddenState: enc, decoderLastHiddenState: dec };
     });
+  }
+
+  /** Loads a T5 checkpoint from a local folder or a Hub id (`resolvePretrained`); `loadT5` reads a local folder. */
+  static async fromPretrained(idOrPath: string, opts: { seed?: number } & HubOptions = {}): Promise<T5Model> {
+    return loadT5(await resolvePretrained(idOrPath, { ...opts, files: ['config.json', 'model.safetensors'] }), opts).model;
   }
 
   /** Writes `config.json` + `model.safetensors` as transformers' save_pretrained does (tied tensors once). */

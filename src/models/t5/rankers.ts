@@ -16,6 +16,7 @@ import { InputError } from '../../utils/errors.js';
 import { dropout, linear } from '../common/layers.js';
 import type { T5Config } from './config.js';
 import { loadT5, T5Model } from './model.js';
+import { resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../../hub/index.js';
 import { toListGrid } from '../../training/lists.js';
 
 export type T5Head = 'monot5' | 'rankt5' | 'rankt5-encoder' | 'twolar';
@@ -94,7 +95,8 @@ export class T5Ranker implements TrainableRanker<T5Batch> {
    * Loads an HF T5 checkpoint (`config.json` + `model.safetensors`), e.g. castorini/monot5-*,
    * flan-t5-*, or one this class saved (its head and settings are in config.json's `rankdistill`).
    */
-  static async fromPretrained(dir: string, opts: T5RankerOptions = {}): Promise<T5Ranker> {
+  static async fromPretrained(idOrPath: string, opts: T5RankerOptions & HubOptions = {}): Promise<T5Ranker> {
+    const dir = await resolvePretrained(idOrPath, { ...opts, files: ['config.json', 'model.safetensors'], optionalFiles: TOKENIZER_FILES });
     const { model, extra, rawConfig } = loadT5(dir, { seed: opts.seed });
     const saved = (rawConfig.rankdistill ?? {}) as Partial<T5RankerOptions>;
     let tokenizer = opts.tokenizer;
