@@ -25,7 +25,9 @@ export type { BertInputs, BertOutputs, BertForwardOptions } from './models/bert/
 export { bertConfig, parseBertConfig, readBertConfig, bertConfigJson, BERT_DEFAULTS } from './models/bert/config.js';
 export type { BertConfig } from './models/bert/config.js';
 export { CrossEncoder } from './models/cross-encoder.js';
-export type { CrossEncoderOptions, ScoreOptions, RankedDocument, PairBatch } from './models/cross-encoder.js';
+export type { CrossEncoderOptions, CrossEncoderPooling, ScoreOptions, RankedDocument, PairBatch } from './models/cross-encoder.js';
+export { LateInteractionRanker, maxSim, LATE_INTERACTION_FILE } from './models/late-interaction.js';
+export type { LateInteractionOptions, LateInteractionBatch } from './models/late-interaction.js';
 export { BiEncoder, pool, l2Normalize, parsePoolingConfig, poolingConfigJson, POOLING_MODES, readSentenceTransformerLayout } from './models/bi-encoder/index.js';
 export type { BiEncoderOptions, BiEncoderBatch, EmbedOptions, PoolingMode, SentenceTransformerLayout, Similarity } from './models/bi-encoder/index.js';
 
@@ -97,8 +99,8 @@ export type { TrainingList, RankTransform, ListSampling, PreparedList } from './
 export { Trainer, NonFiniteLossError } from './training/trainer.js';
 export type { TrainerConfig, TrainResult, Grads } from './training/trainer.js';
 export type { TrainableRanker } from './training/types.js';
-export { runDistillation, printReport, defaultDataDir, DEMO_DEFAULTS, loadTeacherLists, dataFile } from './training/recipe.js';
-export type { DistillationConfig, DistillationReport, SystemResult, TeacherListOptions } from './training/recipe.js';
+export { runDistillation, printReport, defaultDataDir, DEMO_DEFAULTS, DEMO_MODEL, RANKING_EXAMPLE, loadTeacherLists, dataFile } from './training/recipe.js';
+export type { DistillationConfig, DistillationReport, SystemResult, TeacherListOptions, StudentConfig, StudentKind, Comparison } from './training/recipe.js';
 
 // Teacher labels
 export {

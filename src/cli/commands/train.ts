@@ -3,16 +3,17 @@ import { initBackend } from '../../backend/index.js';
 import { runDistillation, type DistillationConfig } from '../../training/recipe.js';
 import { readJsonObject } from '../../io/json.js';
 
-export const usage = `usage: rankdistill train [--config FILE] [--data DIR] [--out DIR] [--init CHECKPOINT_DIR]
+export const usage = `usage: rankdistill train [--config FILE] [--data DIR] [--out DIR] [--init CHECKPOINT]
 
-Distils LLM teacher rankings into a BERT cross-encoder and evaluates it on TREC DL 2020 (the recipe
-of \`npm run demo\`). Without --config the demo defaults are used. The config is JSON with the fields
-of DistillationConfig, e.g.
-  {"model": {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024},
-   "teacherRuns": ["llm-rerank-runs-dl19/run.setwise.heapsort.openai_4o_mini.n3.txt"],
-   "trainer": {"epochs": 3, "lr": 3e-4, "listSize": 16, "listsPerBatch": 8}}
+Distils LLM teacher rankings into a student and evaluates it on TREC DL 2020 against BM25 and the
+untouched checkpoint (the recipe of \`npm run demo\`). Without --config the demo defaults are used:
+sentence-transformers/all-MiniLM-L6-v2 (fetched on first use) as a late-interaction student. The
+config is JSON with the fields of DistillationConfig; examples/configs/ has the from-scratch
+cross-encoder (from-scratch.json) and every variant of docs/recipes.md, e.g.
+  {"student": {"kind": "cross-encoder", "pooling": "mean"},
+   "trainer": {"lr": 5e-5, "maxSteps": 100, "listSize": 16, "listsPerBatch": 4}}
 --data overrides dataDir (default $RANKDISTILL_DATA or ../shared/data); --out saves the log, the
-report and the model (HF format); --init starts from a pretrained checkpoint directory.`;
+report and the model; --init starts from another checkpoint (a Hub id or a folder).`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
