@@ -178,6 +178,62 @@ describe('LateInteractionRanker', function () {
     for (const m of [li, same, other, fewer]) m.dispose();
   });
 
+  it('wmaxsim: v = 0 is MaxSim; otherwise softmax(v·q̂_i/100)-weighted best cosines, equal by hand, from the cache and in the graph; v trains', async () => {
+    const li = new LateInteractionRanker(small(), { features: ['cosine', 'maxsim', 'wmaxsim'] });
+    const f0 = await li.featuresOf(PAIRS);
+    for (const f of f0) expect(f[2]).to.be.closeTo(f[1], 1e-6);
+    // A random term vector: by hand from each text's token states.
+    const rng = new SeededRandom(11);
+    const v = Array.from({ length: 32 }, () => rng.next() * 40 - 20);
+    const lv = new LateInteractionRanker(small(), { features: ['cosine', 'maxsim', 'wmaxsim'], termVector: v });
+    const cached = await lv.featuresOf(PAIRS);
+    const graph = new LateInteractionRanker(small(), { features: ['cosine', 'maxsim', 'wmaxsim'], termVector: v, trainEncoder: true });
+    const inGraph = await graph.featuresOf(PAIRS);
+    for (let i = 0; i < PAIRS.length; i++) {
+      const st = async (text: string) => {
+        const e = await lv.encoder.tokenize([text]);
+        const t = batchToTensors(e);
+        const o = lv.encoder.bert.forward(t);
+        const h = (o.lastHiddenState.arraySync() as number[][][])[0].slice(1, e.lengths[0] - 1);
+        tf.dispose([t.inputIds, t.tokenTypeIds, t.attentionMask, o.lastHiddenState, o.pooledOutput]);
+        return h.map((r) => r.map((x) => x / Math.hypot(...r)));
+      };
+      const q = await st(PAIRS[i][0]);
+      const d = await st(PAIRS[i][1]);
+      const best = q.map((qt) => (d.length ? Math.max(...d.map((dt) => qt.reduce((a, x, k) => a + x * dt[k], 0))) : 0));
+      const z = q.map((qt) => qt.reduce((a, x, k) => a + x * v[k], 0) / 100);
+      const e = z.map((x) => Math.exp(x - Math.max(...z)));
+      const want = e.reduce((a, x, k) => a + (x / e.reduce((p, y) => p + y, 0)) * best[k], 0);
+      expect(cached[i][2]).to.be.closeTo(want, 2e-5);
+      expect(inGraph[i][2]).to.be.closeTo(want, 2e-5);
+    }
+    // Head-only training from the cache moves v (its gradient flows through the cached per-token values).
+    const lists = [{ qid: 'a', query: PAIRS[0][0], docs: [PAIRS[0][1], PAIRS[1][1], PAIRS[2][1]], labels: [1, 0.5, 0] }];
+    const trainer = new Trainer(li, { loss: 'softmax_cross_entropy', listSize: 3, listsPerBatch: 1, epochs: 2, lr: 0.5, weightDecay: 0, progress: false });
+    expect([...li.trainableVariables().keys()]).to.deep.equal(['late_interaction.weights', 'late_interaction.term_vector']);
+    await trainer.train(lists);
+    await expectNoLeak(async () => {
+      const r = await trainer.accumulate([lists], new SeededRandom(3));
+      expect(tf.tidy(() => tf.max(tf.abs(r.grads!.get('late_interaction.term_vector')!)).dataSync()[0])).to.be.greaterThan(0);
+      for (const g of r.grads!.values()) g.dispose();
+    }, 'a wmaxsim head step');
+    trainer.dispose();
+    const moved = Array.from(li.termVector!.dataSync());
+    expect(moved.some((x) => x !== 0)).to.equal(true);
+    // Saved and reloaded with its term vector; the cache file keeps the query states.
+    const dir = path.join(tmpDir(), 'wli');
+    await li.save(dir);
+    const back = await LateInteractionRanker.fromPretrained(dir);
+    expectClose(Array.from(back.termVector!.dataSync()), moved, 0, 0, 'term vector');
+    expectClose(await back.score(PAIRS), await li.score(PAIRS), 1e-5, 1e-5, 'reloaded wmaxsim scores');
+    const file = path.join(tmpDir(), 'wcache.jsonl');
+    li.saveFeatureCache(file);
+    const again = new LateInteractionRanker(small(), { features: ['cosine', 'maxsim', 'wmaxsim'], termVector: moved });
+    expect(again.loadFeatureCache(file)).to.equal(PAIRS.length + 1); // + the training-only pair (query 0, passage 2)
+    expectClose((await again.featuresOf(PAIRS)).flatMap((r) => Array.from(r)), (await li.featuresOf(PAIRS)).flatMap((r) => Array.from(r)), 1e-6, 0, 'features from the cache file');
+    for (const m of [li, lv, graph, back, again]) m.dispose();
+  });
+
   it('rejects unknown features, layers out of range and weights of the wrong length (InputError naming the field)', () => {
     const enc = small();
     for (const [opts, re] of [
@@ -185,6 +241,8 @@ describe('LateInteractionRanker', function () {
       [{ features: ['maxsim@3'] }, /hidden states 0 … 2/],
       [{ features: ['cosine', 'maxsim'], weights: [1] }, /2 finite weights/],
       [{ features: [] }, /at least one feature/],
+      [{ features: ['wmaxsim', 'wmaxsim@1'] }, /at most one wmaxsim/],
+      [{ features: ['wmaxsim'], termVector: [1, 2] }, /32 finite numbers/],
     ] as const) {
       expect(() => new LateInteractionRanker(enc, opts as never)).to.throw(InputError, re);
     }
