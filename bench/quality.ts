@@ -9,7 +9,7 @@
 // and each side's peak RSS. Each training runs in its own process; the order of the sides
 // alternates between seeds. Results: bench/results/quality/quality-<time>.json.
 //
-//   npm run bench:quality [-- --students cross-encoder,bi-encoder] [-- --seeds 3] [-- --steps 30]
+//   npm run bench:quality [-- --students cross-encoder,bi-encoder] [-- --seeds 3] [-- --steps 30] [-- --top-k 100]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -43,6 +43,8 @@ interface Job {
   warmupRatio: number;
   maxGradNorm: number;
   maxLength: number;
+  /** Our side: pairs per forward pass (GradCache); the peer runs the whole batch at once. */
+  maxPairsPerForward: number;
   /** bi-encoder KL: student and teacher temperatures. */
   temperature: number;
   teacherTemperature: number;
@@ -83,6 +85,8 @@ async function ourSide(job: Job): Promise<void> {
     maxGradNorm: job.maxGradNorm,
     seed: job.seed,
     progress: false,
+    // GradCache chunks: the same gradient, a bounded activation memory (tfjs keeps ~0.3 GB per pair of 128 tokens on the tape).
+    maxPairsPerForward: job.maxPairsPerForward,
   };
   const model =
     job.student === 'cross-encoder'
@@ -157,13 +161,13 @@ const median = (xs: number[]) => {
 };
 
 async function main(): Promise<void> {
-  const { opt, num } = benchOptions(['students', 'seeds', 'steps', 'lists', 'list-size', 'lr-ce', 'lr-bi', 'max-length', 'top-k', 'out', 'threads', 'teacher-temperature']);
+  const { opt, num } = benchOptions(['students', 'seeds', 'steps', 'lists', 'list-size', 'lr-ce', 'lr-bi', 'max-length', 'top-k', 'out', 'threads', 'teacher-temperature', 'max-pairs-per-forward']);
   const students = opt('students', 'QUALITY_STUDENTS', 'cross-encoder,bi-encoder').split(',') as StudentKind[];
   for (const s of students) if (s !== 'cross-encoder' && s !== 'bi-encoder') throw new Error(`--students: unknown student '${s}'`);
   const seeds = num('seeds', 'QUALITY_SEEDS', 3);
   const steps = num('steps', 'QUALITY_STEPS', 30);
   const perStep = num('lists', 'QUALITY_LISTS', 4);
-  const listSize = num('list-size', 'QUALITY_LIST_SIZE', 16);
+  const listSize = num('list-size', 'QUALITY_LIST_SIZE', 8);
   const maxLength = num('max-length', 'QUALITY_MAX_LENGTH', 128);
   const topK = num('top-k', 'QUALITY_TOP_K', 100);
   const threads = num('threads', 'QUALITY_THREADS', 2);
@@ -206,7 +210,7 @@ async function main(): Promise<void> {
       }
       const job = (side: string): Job => ({
         student, init: studentInit, plan, listsPerStep: perStep, steps, lr: lr[student], weightDecay: 0.01, warmupRatio: 0.1, maxGradNorm: 1,
-        maxLength, temperature: 0.05, teacherTemperature: num('teacher-temperature', 'QUALITY_TEACHER_TEMPERATURE', 0.2), seed, threads, evalPairs: evalFile,
+        maxLength, maxPairsPerForward: num('max-pairs-per-forward', 'QUALITY_MAX_PAIRS_PER_FORWARD', 16), temperature: 0.05, teacherTemperature: num('teacher-temperature', 'QUALITY_TEACHER_TEMPERATURE', 0.2), seed, threads, evalPairs: evalFile,
         result: path.join(outDir, `result-${student}-${side}-seed${seed}.json`),
       });
       const res: Record<string, SideResult> = {};

@@ -18,6 +18,7 @@ import { bertConfig, bertConfigText, readBertConfig, type BertConfig } from './b
 import { BertModel, renameBertCheckpointKey, type BertInputs } from './bert/model.js';
 import { checkpointFiles, hasTokenizer } from '../io/checkpoint.js';
 import { readJsonObject } from '../io/json.js';
+import { pool } from './bi-encoder/pooling.js';
 import { resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../hub/index.js';
 import type { LoadReport } from './common/parameters.js';
 
@@ -117,7 +118,7 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
     if (tokenizer === undefined && hasTokenizer(dir)) {
       tokenizer = dir;
     }
-    const model = new CrossEncoder(config, { pooling: savedPooling(cfgFile), ...opts, tokenizer });
+    const model = new CrossEncoder(config, { pooling: savedPooling(raw, cfgFile), ...opts, tokenizer });
     let report: LoadReport;
     try {
       report = model.bert.params.load(weights, {
@@ -157,7 +158,7 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
   logits(batch: BertInputs, training = false): tf.Tensor2D {
     return tf.tidy(() => {
       const out = this.bert.forward(batch, { training });
-      const pooled = this.pooling === 'mean' ? maskedMean(out.lastHiddenState, batch.attentionMask) : out.pooledOutput;
+      const pooled = this.pooling === 'mean' ? pool(out.lastHiddenState, batch.attentionMask ?? tf.onesLike(batch.inputIds), ['mean']) : out.pooledOutput;
       return this.bert.classify(pooled, training);
     });
   }
@@ -258,19 +259,10 @@ export class CrossEncoder implements TrainableRanker<PairBatch> {
 }
 
 /** The head's pooling stated in a saved config.json (`rankdistill.pooling`), or undefined. */
-function savedPooling(cfgFile: string): CrossEncoderPooling | undefined {
-  const saved = readJsonObject(cfgFile).rankdistill as { pooling?: unknown } | undefined;
+function savedPooling(raw: Record<string, unknown>, cfgFile: string): CrossEncoderPooling | undefined {
+  const saved = raw.rankdistill as { pooling?: unknown } | undefined;
   const p = saved?.pooling;
   if (p === undefined) return undefined;
   if (!POOLINGS.includes(p as CrossEncoderPooling)) throw new InputError(`unknown pooling ${JSON.stringify(p)} (${POOLINGS.join(', ')})`, { file: cfgFile, field: 'rankdistill.pooling' });
   return p as CrossEncoderPooling;
-}
-
-/** Mean of the token states over the attention mask: [B, S, H], [B, S] → [B, H]. */
-export function maskedMean(states: tf.Tensor3D, attentionMask?: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => {
-    if (!attentionMask) return tf.mean(states, 1) as tf.Tensor2D;
-    const m = tf.expandDims(tf.cast(attentionMask, 'float32'), 2);
-    return tf.div(tf.sum(tf.mul(states, m), 1), tf.maximum(tf.sum(m, 1), 1e-9)) as tf.Tensor2D;
-  });
 }

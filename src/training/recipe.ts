@@ -17,6 +17,7 @@ import { BiEncoder } from '../models/bi-encoder/model.js';
 import { CrossEncoder, type CrossEncoderPooling } from '../models/cross-encoder.js';
 import { LateInteractionRanker } from '../models/late-interaction.js';
 import { resolvePretrained, TOKENIZER_FILES } from '../hub/index.js';
+import { interpolateScores } from '../retrieval/fusion.js';
 import { InputError } from '../utils/errors.js';
 import { Progress } from '../utils/progress.js';
 import { listsFromPermutations, listsFromTeacherRun, type TrainingList } from './lists.js';
@@ -188,21 +189,10 @@ function bm25Scores(lists: CandidateList[], topK: number): Scores {
   return new Map(lists.map((c) => [c.qid, new Map(c.hits.slice(0, topK).map((h) => [h.docid, h.score]))]));
 }
 
-/** Per-query min-max normalisation, then w·student + (1 − w)·bm25. */
+/** Per-query min-max normalisation, then w·student + (1 − w)·bm25 (fusion.ts interpolateScores). */
 function interpolate(student: Scores, bm25: Scores, w: number): Scores {
-  const norm = (m: Map<string, number>) => {
-    const v = [...m.values()];
-    const lo = Math.min(...v);
-    const span = Math.max(...v) - lo || 1;
-    return new Map([...m].map(([k, x]) => [k, (x - lo) / span]));
-  };
-  const out: Scores = new Map();
-  for (const [qid, s] of student) {
-    const ns = norm(s);
-    const nb = norm(bm25.get(qid)!);
-    out.set(qid, new Map([...ns].map(([d, x]) => [d, w * x + (1 - w) * (nb.get(d) ?? 0)])));
-  }
-  return out;
+  const asRun = (m: Map<string, number>) => [...m].map(([docid, score], i) => ({ docid, score, rank: i + 1 }));
+  return new Map([...student].map(([qid, s]) => [qid, new Map(interpolateScores([asRun(s), asRun(bm25.get(qid)!)], [w, 1 - w]).map((h) => [h.docid, h.score]))]));
 }
 
 function toRun(scores: Scores): Map<string, Array<{ qid: string; docid: string; rank: number; score: number; tag: string }>> {
@@ -316,7 +306,7 @@ function studentDefaults(kind: StudentKind, fromScratch: boolean, s: StudentConf
   // Fine-tuning pretrained weights: a small step size, short lists, a bounded forward pass.
   return {
     // The embedding matrices (half of MiniLM's weights) stay fixed: less to move on little data.
-    trainer: { loss: 'ranknet', listSize: 16, listsPerBatch: 4, maxSteps: 100, evalEvery: 25, lr: kind === 'cross-encoder' ? 5e-5 : 1e-5, weightDecay: 0.01, warmupRatio: 0.1, maxPairsPerForward: 32, freeze: ['bert.embeddings.'] },
+    trainer: { loss: 'ranknet', listSize: 16, listsPerBatch: 4, maxSteps: 100, evalEvery: 25, lr: kind === 'cross-encoder' ? 5e-5 : 1e-5, weightDecay: 0.01, warmupRatio: 0.1, maxPairsPerForward: 16, freeze: ['bert.embeddings.'] },
     teacherDepth: 100,
     reason2rank: [],
   };
