@@ -7,7 +7,7 @@ export type { BackendInfo, BackendOptions, BackendPreference } from './backend/i
 export { InputError } from './utils/errors.js';
 
 // Rankers: each family, and loadRanker for whatever a folder or Hub id holds
-export { CrossEncoder, RraBert, T5Ranker, RraGpt, BiEncoder, loadRanker } from './models/index.js';
+export { CrossEncoder, RraBert, T5Ranker, RraGpt, BiEncoder, LateInteractionRanker, loadRanker } from './models/index.js';
 export type { Ranker, TrainableRanker, RankedDocument, LoadRankerOptions, LoadedRanker, T5Head } from './models/index.js';
 
 // Training lists and the trainer

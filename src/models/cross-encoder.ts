@@ -1,6 +1,11 @@
 // The monoBERT-family cross-encoder: `[CLS] query [SEP] document [SEP]` → BERT → pooled [CLS] →
 // classifier. One logit (the `cross-encoder/ms-marco-*` format): score = logit. Two classes
 // (monoBERT): score = log-softmax of the "relevant" class (index 1).
+// Pooling 'mean' (an option): the classifier reads the masked mean of the last token states instead
+// of the [CLS] pooler — the pooling sentence-transformers checkpoints (all-MiniLM-L6-v2) were trained
+// with. It is saved in config.json under `rankdistill.pooling`, a key transformers ignores: HF's
+// BertForSequenceClassification would still use [CLS] + pooler, so only rankdistill reproduces the
+// scores of a mean-pooled checkpoint.
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -12,6 +17,7 @@ import { bertConfig, bertConfigText, readBertConfig, type BertConfig } from './b
 import { BertModel, renameBertCheckpointKey, type BertInputs } from './bert/model.js';
 import { checkpointFiles, hasTokenizer } from '../io/checkpoint.js';
 import { readJsonObject } from '../io/json.js';
+import { pool } from './bi-encoder/pooling.js';
 import { resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../hub/index.js';
 import type { LoadReport } from './common/parameters.js';
 import { crossEncoderCard } from './cards.js';
@@ -26,6 +32,11 @@ export interface CrossEncoderOptions {
   truncation?: TruncationStrategy;
   /** Seed for initialisation and dropout. */
   seed?: number;
+  /**
+   * What the classifier reads: 'cls' (default; HF BertForSequenceClassification: tanh pooler on
+   * [CLS]) or 'mean' (masked mean of the last token states, no pooler). A saved model remembers it.
+   */
+  pooling?: CrossEncoderPooling;
   /**
    * What fromPretrained does with its load report (the weights newly initialised, the checkpoint
    * tensors unused): printed on stderr as transformers does (default, and only when either list is
@@ -52,6 +63,9 @@ export function formatLoadReport(what: string, r: CheckpointLoadReport, seed: nu
 /** Where these types used to live (they are the ranker contract's now: ./ranker.ts). */
 export type { RankedDocument, ScoreOptions };
 
+export type CrossEncoderPooling = 'cls' | 'mean';
+const POOLINGS: readonly CrossEncoderPooling[] = ['cls', 'mean'];
+
 export type PairBatch = Required<BertInputs>;
 
 export class CrossEncoder extends PairRanker<PairBatch> {
@@ -59,6 +73,7 @@ export class CrossEncoder extends PairRanker<PairBatch> {
   readonly bert: BertModel;
   readonly maxLength: number;
   readonly truncation: TruncationStrategy;
+  readonly pooling: CrossEncoderPooling;
 
   /** A new model with freshly initialised weights; `config` keys left out take HF's BERT defaults. */
   constructor(config: Partial<BertConfig> | BertConfig, opts: CrossEncoderOptions = {}) {
@@ -68,6 +83,8 @@ export class CrossEncoder extends PairRanker<PairBatch> {
     this.bert = new BertModel(this.config, opts.seed ?? 42);
     this.maxLength = Math.min(opts.maxLength ?? 512, this.config.max_position_embeddings);
     this.truncation = opts.truncation ?? 'longest_first';
+    this.pooling = opts.pooling ?? 'cls';
+    if (!POOLINGS.includes(this.pooling)) throw new InputError(`unknown pooling '${String(this.pooling)}' (${POOLINGS.join(', ')})`, { field: 'pooling' });
     this.tok =
       typeof opts.tokenizer === 'string'
         ? TextTokenizer.fromDir(opts.tokenizer, { maxLength: this.maxLength })
@@ -95,7 +112,7 @@ export class CrossEncoder extends PairRanker<PairBatch> {
       tokenizer = dir;
     }
     // The length the model was saved with (tokenizer_config.json model_max_length, as transformers reads it).
-    const model = new CrossEncoder(config, { ...opts, tokenizer, maxLength: opts.maxLength ?? savedMaxLength(dir) });
+    const model = new CrossEncoder(config, { pooling: savedPooling(raw, cfgFile), ...opts, tokenizer, maxLength: opts.maxLength ?? savedMaxLength(dir) });
     let report: LoadReport;
     model.modelCard.baseModel = idOrPath;
     try {
@@ -127,7 +144,8 @@ export class CrossEncoder extends PairRanker<PairBatch> {
   logits(batch: BertInputs, training = false): tf.Tensor2D {
     return tf.tidy(() => {
       const out = this.bert.forward(batch, { training });
-      return this.bert.classify(out.pooledOutput, training);
+      const pooled = this.pooling === 'mean' ? pool(out.lastHiddenState, batch.attentionMask ?? tf.onesLike(batch.inputIds), ['mean']) : out.pooledOutput;
+      return this.bert.classify(pooled, training);
     });
   }
 
@@ -176,7 +194,8 @@ export class CrossEncoder extends PairRanker<PairBatch> {
   async save(dir: string): Promise<void> {
     fs.mkdirSync(dir, { recursive: true });
     writeSafetensors(path.join(dir, 'model.safetensors'), this.bert.params.toTensors(), { format: 'pt' });
-    fs.writeFileSync(path.join(dir, 'config.json'), bertConfigText(this.config));
+    const extra = this.pooling === 'cls' ? {} : { rankdistill: { pooling: this.pooling } };
+    fs.writeFileSync(path.join(dir, 'config.json'), bertConfigText(this.config, extra));
     this.saveTokenizer(dir, {
       tokenizer_class: 'BertTokenizer',
       do_lower_case: true,
@@ -206,4 +225,13 @@ function savedMaxLength(dir: string): number | undefined {
   if (!fs.existsSync(file)) return undefined;
   const v = readJsonObject(file).model_max_length;
   return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
+}
+
+/** The head's pooling stated in a saved config.json (`rankdistill.pooling`), or undefined. */
+function savedPooling(raw: Record<string, unknown>, cfgFile: string): CrossEncoderPooling | undefined {
+  const saved = raw.rankdistill as { pooling?: unknown } | undefined;
+  const p = saved?.pooling;
+  if (p === undefined) return undefined;
+  if (!POOLINGS.includes(p as CrossEncoderPooling)) throw new InputError(`unknown pooling ${JSON.stringify(p)} (${POOLINGS.join(', ')})`, { file: cfgFile, field: 'rankdistill.pooling' });
+  return p as CrossEncoderPooling;
 }

@@ -33,6 +33,11 @@ export interface TrainerConfig {
   accumulationSteps?: number;
   /** Passes over the lists (default 1). */
   epochs?: number;
+  /**
+   * Shuffle the lists each epoch (default true). false: micro-batches take the lists in the order
+   * given (a training plan fixed outside, e.g. shared with another implementation).
+   */
+  shuffle?: boolean;
   /** Stop after this many optimiser steps. */
   maxSteps?: number;
   lr?: number;
@@ -43,6 +48,11 @@ export interface TrainerConfig {
   warmupRatio?: number;
   /** Global-norm gradient clipping (default 1.0; 0 disables). */
   maxGradNorm?: number;
+  /**
+   * Variables left as they are: names starting with one of these prefixes (e.g. `bert.embeddings.`
+   * keeps a pretrained student's embedding matrices fixed). They get no gradient and no optimiser state.
+   */
+  freeze?: string[];
   /** Seed of shuffling, list sampling and (through the model) dropout (default 42). */
   seed?: number;
   /**
@@ -181,9 +191,19 @@ export class Trainer {
     }
   }
 
+  /** The model's trainable variables minus the frozen ones. */
+  trainedVariables(): Map<string, tf.Variable> {
+    const frozen = this.config.freeze ?? [];
+    const vars = this.model.trainableVariables();
+    if (!frozen.length) return vars;
+    const out = new Map([...vars].filter(([n]) => !frozen.some((p) => n.startsWith(p))));
+    if (!out.size) throw new Error(`freeze [${frozen.join(', ')}] leaves no variable to train`);
+    return out;
+  }
+
   /** Groups lists into micro-batches for one epoch (shuffled by a per-epoch seed, so resuming replays it). */
   private epochBatches(lists: TrainingList[], epoch: number): TrainingList[][] {
-    const order = new SeededRandom(this.config.seed * 1000003 + epoch).shuffle(lists);
+    const order = this.config.shuffle === false ? lists : new SeededRandom(this.config.seed * 1000003 + epoch).shuffle(lists);
     const out: TrainingList[][] = [];
     for (let i = 0; i < order.length; i += this.config.listsPerBatch) out.push(order.slice(i, i + this.config.listsPerBatch));
     return out;
@@ -302,7 +322,7 @@ export class Trainer {
    * losses that average over lists). The caller disposes the gradients.
    */
   async accumulate(group: TrainingList[][], rng: SeededRandom): Promise<{ loss: number; grads: Grads | null; components: Record<string, number> }> {
-    const vars = this.model.trainableVariables();
+    const vars = this.trainedVariables();
     const nLists = group.reduce((a, g) => a + g.length, 0);
     let grads: Grads | null = null;
     let loss = 0;
@@ -326,7 +346,7 @@ export class Trainer {
     const totalSteps = c.maxSteps ?? c.epochs * stepsPerEpoch;
     const warmup = c.warmupSteps ?? Math.round((c.warmupRatio ?? 0) * totalSteps);
     const schedule = makeSchedule({ name: c.schedule, totalSteps, warmupSteps: warmup });
-    const vars = this.model.trainableVariables();
+    const vars = this.trainedVariables();
     const logFile = c.outputDir ? path.join(c.outputDir, 'log.jsonl') : null;
     if (c.outputDir) fs.mkdirSync(c.outputDir, { recursive: true });
     const notice = c.onNotice ?? ((m: string) => process.stderr.write(`train: ${m}\n`));

@@ -10,17 +10,18 @@ import { InputError } from '../../utils/errors.js';
 import { ExitCode, signalCode } from '../exit-codes.js';
 import { asideName, fileSha256, makeManifest, manifestFileFor, readManifest, settingsDiff, writeManifest } from '../manifest.js';
 
-export const usage = `usage: rankdistill train [--config FILE] [--data DIR] [--out DIR] [--init CHECKPOINT_DIR] [--resume | --force]
+export const usage = `usage: rankdistill train [--config FILE] [--data DIR] [--out DIR] [--init CHECKPOINT] [--resume | --force]
 
-Distils LLM teacher rankings into a BERT cross-encoder and evaluates it on TREC DL 2020 (the recipe
-of \`npm run demo\`). Without --config the demo defaults are used. The config is JSON with the fields
-of DistillationConfig, e.g.
-  {"model": {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024},
-   "teacherRuns": ["llm-rerank-runs-dl19/run.setwise.heapsort.openai_4o_mini.n3.txt"],
-   "trainer": {"epochs": 3, "lr": 3e-4, "listSize": 16, "listsPerBatch": 8, "checkpointEvery": 50}}
+Distils LLM teacher rankings into a student and evaluates it on TREC DL 2020 against BM25 and the
+untouched checkpoint (the recipe of \`npm run demo\`). Without --config the demo defaults are used:
+sentence-transformers/all-MiniLM-L6-v2 (fetched on first use) as a late-interaction student. The
+config is JSON with the fields of DistillationConfig; examples/configs/ has the from-scratch
+cross-encoder (from-scratch.json) and every variant of docs/recipes.md, e.g.
+  {"student": {"kind": "cross-encoder", "pooling": "mean"},
+   "trainer": {"lr": 5e-5, "maxSteps": 100, "listSize": 16, "listsPerBatch": 4, "checkpointEvery": 50}}
 --data overrides dataDir (default $RANKDISTILL_DATA or ../shared/data); --out saves the log
 (log.jsonl), the curves beside it (curves.svg, curves.png), the report, checkpoints and the model (HF
-format, with a README.md model card); --init starts from a pretrained checkpoint directory.
+format, with a README.md model card); --init starts from another checkpoint (a Hub id or a folder).
 \`rankdistill report DIR\` renders the run as one HTML page.
 
 Ctrl-C (SIGINT) or SIGTERM stops at the next optimiser step: a checkpoint is written to DIR/checkpoint

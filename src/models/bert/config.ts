@@ -116,8 +116,8 @@ export function readBertConfig(file: string): BertConfig {
 export const BERT_FLOAT_KEYS = ['hidden_dropout_prob', 'attention_probs_dropout_prob', 'layer_norm_eps', 'initializer_range', 'classifier_dropout'];
 
 /** config.json text for a BERT config (float fields keep their `.0`). */
-export function bertConfigText(c: BertConfig): string {
-  return configJsonText(bertConfigJson(c), BERT_FLOAT_KEYS);
+export function bertConfigText(c: BertConfig, extra: Record<string, unknown> = {}): string {
+  return configJsonText({ ...bertConfigJson(c), ...extra }, BERT_FLOAT_KEYS);
 }
 
 /** The config.json HF transformers writes for BertForSequenceClassification. */
