@@ -7,7 +7,7 @@
 // (TCL dropped) and of s + t against the cross-encoder, the [CLS] scores with vs without the TCL pass,
 // and the inference speed of both paths (timed in the same run, interleaved chunk by chunk).
 //
-// The 13 DL19 queries of the demo's dev split (SeededRandom(13), as src/training/recipe.ts) are
+// The 13 DL19 queries of the demo's dev split (SeededRandom(13), as src/recipes/distillation.ts) are
 // always left out of the training lists. Settings are chosen on them only:
 //   --mode dev      train as below, evaluate on the DL19 dev split (never on the test sets)
 //   --mode screen   no training: Token Selection statistics of a grid of sources / thresholds / top-k

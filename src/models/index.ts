@@ -19,7 +19,9 @@ export type { BertInputs, BertOutputs, BertForwardOptions } from './bert/model.j
 export { bertConfig, parseBertConfig, readBertConfig, bertConfigJson, BERT_DEFAULTS } from './bert/config.js';
 export type { BertConfig } from './bert/config.js';
 export { CrossEncoder, formatLoadReport } from './cross-encoder.js';
-export type { CrossEncoderOptions, PairBatch, CheckpointLoadReport } from './cross-encoder.js';
+export type { CrossEncoderOptions, CrossEncoderPooling, PairBatch, CheckpointLoadReport } from './cross-encoder.js';
+export { LateInteractionRanker, maxSim, LATE_INTERACTION_FILE } from './late-interaction.js';
+export type { LateInteractionOptions, LateInteractionBatch } from './late-interaction.js';
 export { BiEncoder, pool, l2Normalize, parsePoolingConfig, poolingConfigJson, POOLING_MODES, readSentenceTransformerLayout } from './bi-encoder/index.js';
 export type { BiEncoderOptions, BiEncoderBatch, EmbedOptions, PoolingMode, SentenceTransformerLayout, Similarity } from './bi-encoder/index.js';
 export {

@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../hub/index.js';
 import { readJsonObject } from '../io/json.js';
 import { batchToTensors, type EncodedBatch } from '../tokenization/tokenizer.js';
-import type { TrainableRanker } from '../training/types.js';
+import type { TrainableRanker } from './ranker.js';
 import { InputError } from '../utils/errors.js';
 import { BiEncoder, type BiEncoderOptions } from './bi-encoder/model.js';
 import { l2Normalize, pool } from './bi-encoder/pooling.js';

@@ -125,7 +125,7 @@ describe('CrossEncoder pooling option (mean-pooled head)', function () {
     const trainer = new Trainer(m, { loss: 'ranknet', listSize: 3, listsPerBatch: 2, maxSteps: 1, lr: 1e-3, weightDecay: 0, progress: false });
     await trainer.train(lists); // the first step builds the optimiser state
     await expectNoLeak(async () => {
-      const r = await trainer.accumulate([lists], new (await import('../../src/training/random.js')).SeededRandom(1));
+      const r = await trainer.accumulate([lists], new (await import('../../src/utils/random.js')).SeededRandom(1));
       for (const g of r.grads?.values() ?? []) g.dispose();
     }, 'a training step with the mean-pooled head');
     trainer.dispose();

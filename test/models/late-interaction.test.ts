@@ -8,7 +8,7 @@ import { BiEncoder } from '../../src/models/bi-encoder/model.js';
 import { LateInteractionRanker, LATE_INTERACTION_FILE, maxSim } from '../../src/models/late-interaction.js';
 import { batchToTensors, TextTokenizer } from '../../src/tokenization/tokenizer.js';
 import { Trainer } from '../../src/training/trainer.js';
-import { SeededRandom } from '../../src/training/random.js';
+import { SeededRandom } from '../../src/utils/random.js';
 import { InputError } from '../../src/utils/errors.js';
 import { dataPath, expectClose, expectNoLeak, tmpDir } from '../helpers.js';
 import { MINILM, pretrainedDir } from '../pretrained.js';

@@ -8,7 +8,7 @@ import { RraBert } from '../../models/rra-bert/index.js';
 import type { TokenSelectionConfig } from '../../models/rra-bert/selection.js';
 import { InputError } from '../../utils/errors.js';
 import { intOption } from '../options.js';
-import { DEMO_DEFAULTS, defaultDataDir } from '../../training/recipe.js';
+import { DEMO_DEFAULTS, defaultDataDir } from '../../recipes/index.js';
 
 /** The pretrained encoder inspected by default. */
 export const DEFAULT_MODEL = 'sentence-transformers/all-MiniLM-L6-v2';

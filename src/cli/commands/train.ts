@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { initBackend } from '../../backend/index.js';
 import { checkpointFiles } from '../../io/checkpoint.js';
 import { readJsonObject } from '../../io/json.js';
-import { defaultDataDir, runDistillation, type DistillationConfig } from '../../training/recipe.js';
+import { defaultDataDir, runDistillation, type DistillationConfig } from '../../recipes/index.js';
 import { NonFiniteLossError, TrainingInterruptedError, verifyCheckpoint } from '../../training/trainer.js';
 import { InputError } from '../../utils/errors.js';
 import { ExitCode, signalCode } from '../exit-codes.js';
