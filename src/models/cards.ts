@@ -2,6 +2,7 @@
 // rankdistill and in Python). The card writer is models/common/model-card.ts; each ranker's save()
 // calls it with one of these.
 import type { CrossEncoder } from './cross-encoder.js';
+import type { LateInteractionRanker } from './late-interaction.js';
 import type { ModelDescription } from './common/model-card.js';
 import type { RraBert } from './rra-bert/model.js';
 import type { RraGpt } from './rra-gpt/ranker.js';
@@ -74,7 +75,7 @@ const tsRank = (cls: string, load: string) =>
   ].join('\n');
 
 export function crossEncoderCard(m: CrossEncoder): ModelDescription {
-  return {
+  const card: ModelDescription = {
     title: 'BERT cross-encoder re-ranker',
     facts: bertFacts(m),
     parameters: m.bert.params.size,
@@ -83,6 +84,15 @@ export function crossEncoderCard(m: CrossEncoder): ModelDescription {
     pipelineTag: 'text-ranking',
     rankdistill: tsRank('CrossEncoder', "await CrossEncoder.fromPretrained('{dir}')"),
     python: bertPython(m),
+  };
+  if (m.pooling !== 'mean') return card;
+  // transformers' BertForSequenceClassification reads the [CLS] pooler: it would load these weights and score differently.
+  return {
+    ...card,
+    facts: [...card.facts, ['head input', 'the mean of the last token states over the attention mask (`rankdistill.pooling: "mean"` in config.json)']],
+    python: undefined,
+    pythonNote:
+      'The classifier reads mean-pooled token states, not the [CLS] pooler that transformers and sentence-transformers use: they would load the weights but score differently. Score with rankdistill.',
   };
 }
 
@@ -193,5 +203,27 @@ export function rraGptCard(m: RraGpt): ModelDescription {
     pythonNote:
       "transformers' LlamaForCausalLM loads the language model from config.json and model.safetensors (it ignores the rank_head.* tensors), but the relevance score comes from RRA-GPT's ranking layer and prompt template (rra_gpt.json), which only rankdistill applies.",
     references: [REF.rradistill],
+  };
+}
+
+export function lateInteractionCard(m: LateInteractionRanker): ModelDescription {
+  const c = m.encoder.config;
+  const head = m.featureNames.map((f, i) => `${Number(m.weights[i].toPrecision(4))}·${f}`).join(' + ');
+  return {
+    title: 'Late-interaction re-ranker (bi-encoder cosine + MaxSim head)',
+    facts: [
+      ['encoder', `BERT bi-encoder (sentence-transformers folder): hidden ${c.hidden_size}, ${plural(c.num_hidden_layers, 'layer')}, ${m.encoder.pooling.join('+')} pooling`],
+      ['input', 'query and passage encoded separately'],
+      ['score', `${head} (cosine: of the pooled vectors; maxsim: ColBERT's MaxSim over the token states, mean over query tokens; weights in late_interaction.json)`],
+      ['trained', m.trainEncoder ? 'the encoder and the head' : 'the head only (the encoder is the checkpoint, unchanged)'],
+    ],
+    parameters: m.encoder.bert.params.size + m.features.length,
+    maxLength: m.encoder.maxSeqLength,
+    tags: ['reranker', 'text-ranking', 'late-interaction', 'sentence-transformers'],
+    pipelineTag: 'text-ranking',
+    rankdistill: tsRank('LateInteractionRanker', "await LateInteractionRanker.fromPretrained('{dir}')"),
+    pythonNote:
+      'sentence-transformers loads this folder as the bi-encoder it contains (cosine similarity only, without the learned MaxSim head in late_interaction.json). Score with rankdistill for the trained ranker.',
+    references: ['Khattab and Zaharia, "ColBERT: Efficient and Effective Passage Search via Contextualized Late Interaction over BERT", SIGIR 2020'],
   };
 }

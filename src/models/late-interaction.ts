@@ -20,6 +20,8 @@ import { resolvePretrained, TOKENIZER_FILES, type HubOptions } from '../hub/inde
 import { readJsonObject } from '../io/json.js';
 import { batchToTensors, type EncodedBatch } from '../tokenization/tokenizer.js';
 import type { TrainableRanker } from './ranker.js';
+import { lateInteractionCard } from './cards.js';
+import { writeModelCard, type ModelCardData } from './common/model-card.js';
 import { InputError } from '../utils/errors.js';
 import { BiEncoder, type BiEncoderOptions } from './bi-encoder/model.js';
 import { l2Normalize, pool } from './bi-encoder/pooling.js';
@@ -64,6 +66,8 @@ export interface LateInteractionBatch {
 }
 
 export class LateInteractionRanker implements TrainableRanker<LateInteractionBatch> {
+  /** What the model card says beyond the model itself (training data, results); see models/common/model-card.ts. */
+  modelCard: ModelCardData = {};
   readonly encoder: BiEncoder;
   readonly features: readonly Feature[];
   readonly head: tf.Variable;
@@ -384,6 +388,12 @@ export class LateInteractionRanker implements TrainableRanker<LateInteractionBat
       note: 'rankdistill LateInteractionRanker: score = Σ weights[k] · feature k; sentence-transformers ignores this file',
     };
     fs.writeFileSync(path.join(dir, LATE_INTERACTION_FILE), `${JSON.stringify(head, null, 2)}\n`);
+    this.saveModelCard(dir);
+  }
+
+  /** Writes (or rewrites, e.g. after a test evaluation) the README.md model card in `dir`. */
+  saveModelCard(dir: string): string {
+    return writeModelCard(dir, lateInteractionCard(this), this.modelCard);
   }
 
   /** Forgets cached feature rows (they depend on the encoder's weights). */

@@ -531,14 +531,18 @@ export async function runDistillation(cfg: DistillationConfig = {}): Promise<Dis
   if (cfg.outputDir) {
     fs.writeFileSync(path.join(cfg.outputDir, 'report.json'), JSON.stringify(report, null, 2));
     // The test results join the dev results in the saved model's card.
-    if (model.modelCard && model instanceof CrossEncoder) {
+    const withCard = model as { modelCard?: unknown; saveModelCard?: (dir: string) => string };
+    if (model.modelCard && typeof withCard.saveModelCard === 'function') {
       const note = `BM25 top-${testK} reranked, ${qids.length} queries; p: paired t-test`;
       model.modelCard.evaluation = [
         ...(model.modelCard.evaluation ?? []),
         { dataset: 'TREC DL 2020', metric: 'nDCG@10', value: res.student.ndcg10, baseline: { name: 'BM25', value: res.bm25.ndcg10 }, pValue: report.test.studentVsBm25.tTestP, note },
+        ...(res.zeroShot && report.test.studentVsZeroShot
+          ? [{ dataset: 'TREC DL 2020', metric: 'nDCG@10', value: res.student.ndcg10, baseline: { name: 'the checkpoint, untouched', value: res.zeroShot.ndcg10 }, pValue: report.test.studentVsZeroShot.tTestP, note }]
+          : []),
         { dataset: 'TREC DL 2020', metric: 'MRR@10 (rel ≥ 2)', value: res.student.mrr10, baseline: { name: 'BM25', value: res.bm25.mrr10 }, note },
       ];
-      model.saveModelCard(path.join(cfg.outputDir, 'final'));
+      withCard.saveModelCard.call(model, path.join(cfg.outputDir, 'final'));
     }
   }
   student.dispose();

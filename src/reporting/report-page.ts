@@ -37,7 +37,7 @@ export interface RunFiles {
 }
 
 const MEASURE_NAMES: Record<string, string> = { ndcg10: 'nDCG@10', mrr10: 'MRR@10', map: 'MAP', recall100: 'R@100', p10: 'P@10' };
-const SYSTEM_NAMES: Record<string, string> = { bm25: 'BM25', random: 'random order', student: 'student', interpolated: 'student ⊕ BM25' };
+const SYSTEM_NAMES: Record<string, string> = { bm25: 'BM25', random: 'random order', zeroShot: 'zero-shot checkpoint', student: 'student', interpolated: 'student ⊕ BM25' };
 export const measureName = (k: string) => MEASURE_NAMES[k] ?? k;
 const systemName = (k: string) => SYSTEM_NAMES[k] ?? k;
 

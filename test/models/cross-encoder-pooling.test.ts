@@ -74,6 +74,10 @@ describe('CrossEncoder pooling option (mean-pooled head)', function () {
     const dir = await savedTo(m);
     const raw = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
     expect(raw.rankdistill).to.deep.equal({ pooling: 'mean' });
+    // Its model card gives no transformers snippet (it would score with the [CLS] pooler) and says why.
+    const card = fs.readFileSync(path.join(dir, 'README.md'), 'utf8');
+    expect(card).to.contain('not the [CLS] pooler');
+    expect(card).not.to.contain('AutoModelForSequenceClassification');
     const back = await CrossEncoder.fromPretrained(dir);
     expect(back.pooling).to.equal('mean');
     expect(await back.score(PAIRS)).to.deep.equal(await m.score(PAIRS));

@@ -145,6 +145,10 @@ describe('LateInteractionRanker', function () {
     const head = JSON.parse(fs.readFileSync(path.join(dir, LATE_INTERACTION_FILE), 'utf8')) as { features: string[]; weights: number[] };
     expect(head.features).to.deep.equal(['cosine', 'maxsim', 'maxsim@0']);
     expect(head.weights).to.deep.equal([2.5, 5.5, -0.5]);
+    // The model card states the head and warns that sentence-transformers sees only the bi-encoder.
+    const card = fs.readFileSync(path.join(dir, 'README.md'), 'utf8');
+    expect(card).to.contain('2.5·cosine + 5.5·maxsim + -0.5·maxsim@0');
+    expect(card).to.contain('sentence-transformers loads this folder as the bi-encoder it contains');
     const back = await LateInteractionRanker.fromPretrained(dir);
     expect(back.weights).to.deep.equal([2.5, 5.5, -0.5]);
     expectClose(await back.score(PAIRS), await li.score(PAIRS), 1e-6, 1e-6, 'reloaded scores');
