@@ -9,7 +9,7 @@
 // and each side's peak RSS. Each training runs in its own process; the order of the sides
 // alternates between seeds. Results: bench/results/quality/quality-<time>.json.
 //
-//   npm run bench:quality [-- --students cross-encoder,bi-encoder] [-- --seeds 3] [-- --steps 30] [-- --top-k 100]
+//   npm run bench:quality [-- --students cross-encoder,bi-encoder --seeds 3 --steps 20 --lists 4 --list-size 8 --top-k 20 --threads 1]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,7 +38,7 @@ interface Job {
   warmupRatio: number;
   maxGradNorm: number;
   maxLength: number;
-  /** Our side: pairs per forward pass (GradCache); the peer runs the whole batch at once. */
+  /** Our side: pairs per forward pass (GradCache chunks when below the batch; default the whole batch, as the peer runs it). */
   maxPairsPerForward: number;
   /** bi-encoder KL: student and teacher temperatures. */
   temperature: number;
@@ -205,7 +205,7 @@ async function main(): Promise<void> {
       }
       const job = (side: string): Job => ({
         student, init: studentInit, plan, listsPerStep: perStep, steps, lr: lr[student], weightDecay: 0.01, warmupRatio: 0.1, maxGradNorm: 1,
-        maxLength, maxPairsPerForward: num('max-pairs-per-forward', 'QUALITY_MAX_PAIRS_PER_FORWARD', 16), temperature: 0.05, teacherTemperature: num('teacher-temperature', 'QUALITY_TEACHER_TEMPERATURE', 0.2), seed, threads, evalPairs: evalFile,
+        maxLength, maxPairsPerForward: num('max-pairs-per-forward', 'QUALITY_MAX_PAIRS_PER_FORWARD', perStep * listSize), temperature: 0.05, teacherTemperature: num('teacher-temperature', 'QUALITY_TEACHER_TEMPERATURE', 0.2), seed, threads, evalPairs: evalFile,
         result: path.join(outDir, `result-${student}-${side}-seed${seed}.json`),
       });
       const res: Record<string, SideResult> = {};
