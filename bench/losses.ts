@@ -79,7 +79,8 @@ async function ours(loss: string, options: object | undefined): Promise<[number,
     await g.data();
     g.dispose();
   };
-  for (let i = 0; i < 20; i++) await step();
+  // V8 compiles the loss code after a few hundred calls; a training run makes thousands.
+  for (let i = 0; i < 300; i++) await step();
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   for (let i = 0; i < ITERS; i++) await step();

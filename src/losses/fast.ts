@@ -346,6 +346,16 @@ function lambdaConst(n: number) {
   return c;
 }
 
+// The pairs of one call (list, the two items, d term / d (s_i − s_j) before the reduction's factor),
+// in buffers reused between calls: an object per pair made the collector, not the arithmetic, the cost.
+let pairScratch: { cap: number; list: Int32Array; i: Int32Array; j: Int32Array; g: Float64Array } | null = null;
+function pairBuffers(cap: number) {
+  if (!pairScratch || pairScratch.cap < cap) pairScratch = { cap, list: new Int32Array(cap), i: new Int32Array(cap), j: new Int32Array(cap), g: new Float64Array(cap) };
+  return pairScratch;
+}
+
+const LAMBDA_SCHEMES = ['ranknet', 'ranknet_weighted_by_gt_diff', 'ranknet_weighted_by_gt_diff_powed', 'ndcg_loss1', 'ndcg_loss2', 'lambdarank'];
+
 /** allRank's lambdaLoss in predicted order (see lambda.ts for the schemes and options). */
 export function lambdaHost(
   h: HostBatch,
@@ -354,10 +364,13 @@ export function lambdaHost(
   const { b, n, s, y, real, w } = h;
   const { invD, delta } = lambdaConst(n);
   const red = new Reducer(b);
-  type Pair = { l: number; i: number; j: number; wt: number; sw: number; d: number };
-  const pairs: Pair[] = [];
+  // 0–5: LAMBDA_SCHEMES; 6: ndcg_loss2pp (the default).
+  const scheme = LAMBDA_SCHEMES.includes(o.scheme) ? LAMBDA_SCHEMES.indexOf(o.scheme) : 6;
+  const buf = pairBuffers(b * n * n);
+  let count = 0;
   const lnClamp = o.clamp > 0 ? Math.log(o.clamp) : 0;
   const logSig = (z: number) => -softplus(-z);
+  const G = new Float64Array(n);
   for (let l = 0; l < b; l++) {
     const base = l * n;
     const idx: number[] = [];
@@ -374,60 +387,47 @@ export function lambdaHost(
     const ideal = idx.map((i) => gain(y[base + i])).sort((a, c) => c - a);
     let maxDcg = 0;
     for (let r = 0; r < k; r++) maxDcg += ideal[r] * invD[r + 1];
-    const G = idx.map((i) => (maxDcg > 0 ? gain(y[base + i]) / maxDcg : 0));
+    for (let r = 0; r < m; r++) G[r] = maxDcg > 0 ? gain(y[base + idx[r]]) / maxDcg : 0;
     for (let p = 0; p < k; p++)
       for (let q = 0; q < k; q++) {
         const ip = base + idx[p];
         const iq = base + idx[q];
-        if (o.scheme !== 'ndcg_loss1' && !(y[ip] > y[iq])) continue;
+        if (scheme !== 3 && !(y[ip] > y[iq])) continue;
         let wt: number;
         const gd = Math.abs(G[p] - G[q]);
-        switch (o.scheme) {
-          case 'ranknet':
-            wt = 1;
-            break;
-          case 'ranknet_weighted_by_gt_diff':
-            wt = Math.abs(Math.max(y[ip], 0) - Math.max(y[iq], 0));
-            break;
-          case 'ranknet_weighted_by_gt_diff_powed':
-            wt = Math.abs(Math.max(y[ip], 0) ** 2 - Math.max(y[iq], 0) ** 2);
-            break;
-          case 'ndcg_loss1':
-            wt = G[p] * invD[p + 1];
-            break;
-          case 'ndcg_loss2':
-            wt = delta[Math.abs(p - q)] * gd;
-            break;
-          case 'lambdarank':
-            wt = Math.abs(invD[p + 1] - invD[q + 1]) * gd;
-            break;
-          default:
-            wt = o.mu * delta[Math.abs(p - q)] * gd + Math.abs(invD[p + 1] - invD[q + 1]) * gd;
-        }
+        if (scheme === 0) wt = 1;
+        else if (scheme === 1) wt = Math.abs(Math.max(y[ip], 0) - Math.max(y[iq], 0));
+        else if (scheme === 2) wt = Math.abs(Math.max(y[ip], 0) ** 2 - Math.max(y[iq], 0) ** 2);
+        else if (scheme === 3) wt = G[p] * invD[p + 1];
+        else if (scheme === 4) wt = delta[Math.abs(p - q)] * gd;
+        else if (scheme === 5) wt = Math.abs(invD[p + 1] - invD[q + 1]) * gd;
+        else wt = o.mu * delta[Math.abs(p - q)] * gd + Math.abs(invD[p + 1] - invD[q + 1]) * gd;
         const sw = w ? w[ip] : 1;
-        const d = s[ip] - s[iq];
-        const ls = logSig(o.sigma * d);
-        if (o.clamp > 0) red.add(l, -Math.max(wt * Math.max(ls, lnClamp), lnClamp) / o.lnBase, sw);
-        else red.add(l, -ls / o.lnBase, wt * sw);
-        pairs.push({ l, i: ip, j: iq, wt, sw, d });
+        const z = o.sigma * (s[ip] - s[iq]);
+        const ls = logSig(z);
+        let g: number; // d(term)/d(s_i − s_j), before the reduction's factor
+        if (o.clamp > 0) {
+          red.add(l, -Math.max(wt * Math.max(ls, lnClamp), lnClamp) / o.lnBase, sw);
+          // Zero where either clamp binds (allRank's clamp passes no gradient there).
+          g = ls > lnClamp && wt * Math.max(ls, lnClamp) > lnClamp ? ((-wt * sigmoid(-z) * o.sigma) / o.lnBase) * sw : 0;
+        } else {
+          red.add(l, -ls / o.lnBase, wt * sw);
+          g = ((-sigmoid(-z) * o.sigma) / o.lnBase) * wt * sw;
+        }
+        buf.list[count] = l;
+        buf.i[count] = ip;
+        buf.j[count] = iq;
+        buf.g[count] = g;
+        count++;
       }
   }
   const { loss, coef, perList } = red.finish(o.reduction, 'reduction');
   const grad = new Float64Array(b * n);
-  for (const p of pairs) {
-    if (coef[p.l] === 0) continue;
-    const z = o.sigma * p.d;
-    const ls = logSig(z);
-    let g: number; // d(term)/d d
-    if (o.clamp > 0) {
-      // Zero where either clamp binds (allRank's clamp passes no gradient there).
-      const inner = Math.max(ls, lnClamp);
-      g = ls > lnClamp && p.wt * inner > lnClamp ? (-p.wt * sigmoid(-z) * o.sigma) / o.lnBase : 0;
-      g *= p.sw;
-    } else g = ((-sigmoid(-z) * o.sigma) / o.lnBase) * p.wt * p.sw;
-    grad[p.i] += coef[p.l] * g;
-    grad[p.j] -= coef[p.l] * g;
+  for (let t = 0; t < count; t++) {
+    const c = coef[buf.list[t]];
+    if (c === 0) continue;
+    grad[buf.i[t]] += c * buf.g[t];
+    grad[buf.j[t]] -= c * buf.g[t];
   }
   return { loss, perList, grad };
 }
-
