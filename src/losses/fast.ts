@@ -350,8 +350,11 @@ function lambdaConst(n: number) {
 // in buffers reused between calls: an object per pair made the collector, not the arithmetic, the cost.
 let pairScratch: { cap: number; list: Int32Array; i: Int32Array; j: Int32Array; g: Float64Array } | null = null;
 function pairBuffers(cap: number) {
-  if (!pairScratch || pairScratch.cap < cap) pairScratch = { cap, list: new Int32Array(cap), i: new Int32Array(cap), j: new Int32Array(cap), g: new Float64Array(cap) };
-  return pairScratch;
+  if (pairScratch && pairScratch.cap >= cap) return pairScratch;
+  const bufs = { cap, list: new Int32Array(cap), i: new Int32Array(cap), j: new Int32Array(cap), g: new Float64Array(cap) };
+  // Kept for the next call up to 1M pairs (20 MB); larger batches allocate per call rather than hold it.
+  if (cap <= 1 << 20) pairScratch = bufs;
+  return bufs;
 }
 
 const LAMBDA_SCHEMES = ['ranknet', 'ranknet_weighted_by_gt_diff', 'ranknet_weighted_by_gt_diff_powed', 'ndcg_loss1', 'ndcg_loss2', 'lambdarank'];
