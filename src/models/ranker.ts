@@ -32,6 +32,8 @@ export interface TrainableRanker<B = unknown> {
   save(dir: string): Promise<void>;
   /** Optional: the model card's data, written as README.md by save(); the Trainer fills in the run. */
   modelCard?: ModelCardData;
+  /** Optional: (re)writes README.md in a saved folder, e.g. after a test evaluation; returns its path. */
+  saveModelCard?(dir: string): string;
 }
 
 export interface ScoreOptions {

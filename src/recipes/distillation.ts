@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readBm25Json, readQrels, readReason2Rank, readTrecRun, listsFromPermutations, listsFromTeacherRun, type CandidateList, type Qrels, type TrainingList } from '../data/index.js';
-import { evaluateRun, pairedTTest, randomizationTest } from '../evaluation/index.js';
+import { candidatePairs, candidateScores, compareSystems, measureScores, type CandidateScores, type Comparison } from '../evaluation/index.js';
 import { BiEncoder, CrossEncoder, LateInteractionRanker, type BertConfig, type CrossEncoderPooling, type TrainableRanker } from '../models/index.js';
 import { resolvePretrained, TOKENIZER_FILES } from '../hub/index.js';
 import { interpolateScores } from '../retrieval/index.js';
@@ -84,11 +84,7 @@ export interface SystemResult {
   perQueryNdcg10: number[];
 }
 
-export interface Comparison {
-  tTestP: number;
-  randomizationP: number;
-  delta: number;
-}
+export type { Comparison };
 
 export interface DistillationReport {
   student: { kind: StudentKind; init: string | null; parameters: number; trainedParameters: number; head?: Record<string, number> };
@@ -147,21 +143,14 @@ export function defaultDataDir(): string {
   return path.resolve(process.env.RANKDISTILL_DATA ?? path.join(process.cwd(), '..', 'shared', 'data'));
 }
 
-type Scores = Map<string, Map<string, number>>;
+type Scores = CandidateScores;
 interface Scorer {
   score(pairs: Array<[string, string]>, opts?: { batchSize?: number; onBatch?: (done: number) => void }): Promise<number[]>;
 }
 
 /** Scores the top `topK` candidates of every list in one call (a bi-encoder embeds each text once), with a progress line. */
 async function scoreCandidates(model: Scorer, lists: CandidateList[], topK: number, label: string, verbose: boolean): Promise<Scores> {
-  const pairs: Array<[string, string]> = [];
-  const keys: Array<[string, string]> = [];
-  for (const c of lists) {
-    for (const h of c.hits.slice(0, topK)) {
-      pairs.push([c.query, h.text]);
-      keys.push([c.qid, h.docid]);
-    }
-  }
+  const pairs = candidatePairs(lists, topK);
   const progress = new Progress({ total: pairs.length, label, unit: 'pairs', silent: !verbose });
   let done = 0;
   const scores = await model.score(pairs, {
@@ -173,13 +162,7 @@ async function scoreCandidates(model: Scorer, lists: CandidateList[], topK: numb
     },
   });
   progress.finish();
-  const out: Scores = new Map(lists.map((c) => [c.qid, new Map<string, number>()]));
-  keys.forEach(([q, d], i) => out.get(q)!.set(d, scores[i]));
-  return out;
-}
-
-function bm25Scores(lists: CandidateList[], topK: number): Scores {
-  return new Map(lists.map((c) => [c.qid, new Map(c.hits.slice(0, topK).map((h) => [h.docid, h.score]))]));
+  return candidateScores(lists, scores, topK);
 }
 
 /** Per-query min-max normalisation, then w·student + (1 − w)·bm25 (fusion.ts interpolateScores). */
@@ -188,28 +171,14 @@ function interpolate(student: Scores, bm25: Scores, w: number): Scores {
   return new Map([...student].map(([qid, s]) => [qid, new Map(interpolateScores([asRun(s), asRun(bm25.get(qid)!)], [w, 1 - w]).map((h) => [h.docid, h.score]))]));
 }
 
-function toRun(scores: Scores): Map<string, Array<{ qid: string; docid: string; rank: number; score: number; tag: string }>> {
-  return new Map([...scores].map(([qid, m]) => [qid, [...m].map(([docid, score], i) => ({ qid, docid, rank: i + 1, score, tag: 'rankdistill' }))]));
-}
-
 function ndcg10(qrels: Qrels, scores: Scores): number {
-  return evaluateRun(qrels, toRun(scores), ['ndcg_cut_10'], {}).aggregate.ndcg_cut_10;
+  return measureScores(qrels, scores, ['ndcg_cut_10']).aggregate.ndcg_cut_10;
 }
 
 function measure(qrels: Qrels, scores: Scores, qids: string[]): SystemResult {
   // TREC DL convention: binary measures count grade ≥ 2 as relevant; nDCG uses the graded labels.
-  const ndcg = evaluateRun(qrels, toRun(scores), ['ndcg_cut_10'], {});
-  const rr = evaluateRun(qrels, toRun(scores), ['recip_rank_10'], { relevanceLevel: 2 });
-  return {
-    ndcg10: ndcg.aggregate.ndcg_cut_10,
-    mrr10: rr.aggregate.recip_rank_10,
-    perQueryNdcg10: qids.map((q) => ndcg.perQuery.get(q)?.ndcg_cut_10 ?? 0),
-  };
-}
-
-function compare(a: number[], b: number[], seed: number): Comparison {
-  const delta = a.reduce((s, x, i) => s + x - b[i], 0) / a.length;
-  return { tTestP: pairedTTest(a, b).p, randomizationP: randomizationTest(a, b, { trials: 10000, seed }).p, delta };
+  const m = measureScores(qrels, scores, ['ndcg_cut_10', { measure: 'recip_rank_10', relevanceLevel: 2 }], { queries: qids });
+  return { ndcg10: m.aggregate.ndcg_cut_10, mrr10: m.aggregate.recip_rank_10, perQueryNdcg10: m.perQuery.ndcg_cut_10 };
 }
 
 /** Appends `k` passages drawn from other lists to each list, labelled 0 (below every teacher-ranked passage). */
@@ -470,7 +439,7 @@ export async function runDistillation(cfg: DistillationConfig = {}): Promise<Dis
 
   // --- interpolation weight on the dev split (never on the test set) ----------------------------
   const devStudent = await scoreCandidates(model, devLists, devK, 'dev', false);
-  const devBm25 = bm25Scores(devLists, devK);
+  const devBm25 = candidateScores(devLists, (h) => h.score, devK);
   const ndcg10ByWeight: Record<string, number> = {};
   let bestW = 0;
   for (let i = 0; i <= 10; i++) {
@@ -488,7 +457,7 @@ export async function runDistillation(cfg: DistillationConfig = {}): Promise<Dis
   const judged = dl20.filter((c) => dl20Qrels.has(c.qid));
   const qids = judged.map((c) => c.qid);
   say(`reranking DL20: ${judged.length} queries × top ${testK}`);
-  const bm25 = bm25Scores(judged, testK);
+  const bm25 = candidateScores(judged, (h) => h.score, testK);
   const zero = student.zeroShot ? await student.zeroShot(judged, testK, 'DL20 zero-shot') : null;
   phase('DL20: zero-shot checkpoint');
   const studentScores = await scoreCandidates(model, judged, testK, 'DL20 student', verbose);
@@ -517,10 +486,10 @@ export async function runDistillation(cfg: DistillationConfig = {}): Promise<Dis
       topK: testK,
       ...res,
       random: { ndcg10: avg(randomRes.map((r) => r.ndcg10)), mrr10: avg(randomRes.map((r) => r.mrr10)) },
-      studentVsBm25: compare(res.student.perQueryNdcg10, res.bm25.perQueryNdcg10, seed),
-      studentVsZeroShot: res.zeroShot ? compare(res.student.perQueryNdcg10, res.zeroShot.perQueryNdcg10, seed) : null,
-      studentVsRandom: compare(res.student.perQueryNdcg10, qids.map((_, i) => avg(randomRes.map((r) => r.perQueryNdcg10[i]))), seed),
-      interpolatedVsBm25: compare(res.interpolated.perQueryNdcg10, res.bm25.perQueryNdcg10, seed),
+      studentVsBm25: compareSystems(res.student.perQueryNdcg10, res.bm25.perQueryNdcg10, { seed }),
+      studentVsZeroShot: res.zeroShot ? compareSystems(res.student.perQueryNdcg10, res.zeroShot.perQueryNdcg10, { seed }) : null,
+      studentVsRandom: compareSystems(res.student.perQueryNdcg10, qids.map((_, i) => avg(randomRes.map((r) => r.perQueryNdcg10[i]))), { seed }),
+      interpolatedVsBm25: compareSystems(res.interpolated.perQueryNdcg10, res.bm25.perQueryNdcg10, { seed }),
     },
     example,
     phases,
@@ -531,8 +500,7 @@ export async function runDistillation(cfg: DistillationConfig = {}): Promise<Dis
   if (cfg.outputDir) {
     fs.writeFileSync(path.join(cfg.outputDir, 'report.json'), JSON.stringify(report, null, 2));
     // The test results join the dev results in the saved model's card.
-    const withCard = model as { modelCard?: unknown; saveModelCard?: (dir: string) => string };
-    if (model.modelCard && typeof withCard.saveModelCard === 'function') {
+    if (model.modelCard && model.saveModelCard) {
       const note = `BM25 top-${testK} reranked, ${qids.length} queries; p: paired t-test`;
       model.modelCard.evaluation = [
         ...(model.modelCard.evaluation ?? []),
@@ -542,7 +510,7 @@ export async function runDistillation(cfg: DistillationConfig = {}): Promise<Dis
           : []),
         { dataset: 'TREC DL 2020', metric: 'MRR@10 (rel ≥ 2)', value: res.student.mrr10, baseline: { name: 'BM25', value: res.bm25.mrr10 }, note },
       ];
-      withCard.saveModelCard.call(model, path.join(cfg.outputDir, 'final'));
+      model.saveModelCard(path.join(cfg.outputDir, 'final'));
     }
   }
   student.dispose();
